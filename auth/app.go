@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AppType says how an application authenticates its users.
+type AppType string
+
+const (
+	AppOIDC        AppType = "oidc"
+	AppForwardAuth AppType = "forward_auth"
+)
+
+// App is an application behind Clinch: an OIDC client or a forward-auth
+// protected host.
+type App struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	Slug          string            `json:"slug"`
+	Type          AppType           `json:"type"`
+	Active        bool              `json:"active"`
+	AllowedGroups []string          `json:"allowed_groups,omitempty"` // group names; none = every active user
+	Claims        json.RawMessage   `json:"claims,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+
+	// forward_auth
+	Domain  string        `json:"domain,omitempty"` // "app.example.com" or "*.example.com"
+	Headers *HeaderConfig `json:"headers,omitempty"`
+
+	// oidc
+	ClientID               string   `json:"client_id,omitempty"`
+	SecretHash             []byte   `json:"secret_hash,omitempty"`
+	Public                 bool     `json:"public,omitempty"`
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	RequirePKCE            bool     `json:"require_pkce,omitempty"`
+	SkipConsent            bool     `json:"skip_consent,omitempty"`
+	AccessTokenTTL         Duration `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL        Duration `json:"refresh_token_ttl,omitempty"`
+	IDTokenTTL             Duration `json:"id_token_ttl,omitempty"`
+	GrantTypes             []string `json:"grant_types,omitempty"`
+	// AlwaysIssueRefresh issues a refresh token even without offline_access.
+	AlwaysIssueRefresh bool `json:"always_issue_refresh,omitempty"`
+	// ServiceGroupsApply makes allowed groups apply to client_credentials
+	// (off by default: the app itself is the principal then).
+	ServiceGroupsApply bool `json:"service_groups_apply,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// HeaderConfig names the response headers /api/verify sends on 200. A blank
+// name turns that header off.
+type HeaderConfig struct {
+	User   string `json:"user"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Groups string `json:"groups"`
+}
+
+// DefaultHeaders are Authelia's names, which most proxied apps understand.
+func DefaultHeaders() HeaderConfig {
+	return HeaderConfig{User: "Remote-User", Email: "Remote-Email", Name: "Remote-Name", Groups: "Remote-Groups"}
+}
+
+// EffectiveHeaders is the app's header config, or the defaults.
+func (a *App) EffectiveHeaders() HeaderConfig {
+	if a.Headers == nil {
+		return DefaultHeaders()
+	}
+	return *a.Headers
+}
+
+// Duration is a time.Duration that reads and writes as "1h30m" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Matches reports whether the app's domain pattern covers host (no port).
+// "*" matches exactly one DNS label.
+func (a *App) Matches(host string) bool { return DomainMatches(a.Domain, host) }
+
+// DomainMatches is Matches for a bare pattern.
+func DomainMatches(pattern, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	pattern = strings.ToLower(pattern)
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		label, parent, found := strings.Cut(host, ".")
+		return found && label != "" && parent == rest
+	}
+	return host == pattern
+}
+
+// Allows reports whether a user in the named groups may use the app: an app
+// with no allowed groups admits every active user; otherwise the user must
+// be in one of them. Inactive apps admit nobody.
+func (a *App) Allows(userGroups []string) bool {
+	if !a.Active {
+		return false
+	}
+	if len(a.AllowedGroups) == 0 {
+		return true
+	}
+	for _, g := range userGroups {
+		if slices.Contains(a.AllowedGroups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+
+// Slugify makes a URL-safe slug from a name.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimRight(b.String(), "-")
+	if len(s) > 64 {
+		s = strings.TrimRight(s[:64], "-")
+	}
+	return s
+}
+
+var domainLabelRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// NormalizeDomain checks a domain pattern: an exact host or "*.parent", where
+// the parent has at least two labels ("*.com" is refused).
+func NormalizeDomain(p string) (string, error) {
+	p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
+	if p == "" {
+		return "", invalid("domain", "is required for forward_auth apps")
+	}
+	host := p
+	wild := false
+	if rest, ok := strings.CutPrefix(p, "*."); ok {
+		host, wild = rest, true
+	}
+	labels := strings.Split(host, ".")
+	if wild && len(labels) < 2 {
+		return "", invalid("domain", "wildcard needs a parent with at least two labels, like *.example.com")
+	}
+	for _, l := range labels {
+		if !domainLabelRE.MatchString(l) {
+			return "", invalid("domain", "must be a host name like app.example.com or *.example.com ('*' only as the whole first label)")
+		}
+	}
+	return p, nil
+}
+
+// APIKey is a long-lived bearer credential for one app, owned by a user or,
+// with no UserID, by the app itself as a service identity.
+type APIKey struct {
+	ID         string    `json:"id"` // HMAC of the key
+	Name       string    `json:"name,omitempty"`
+	AppID      string    `json:"app_id"`
+	UserID     string    `json:"user_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// Public identifier shown in lists so a key can be revoked without
+	// knowing it: the first characters of its hash.
+	Prefix string `json:"prefix"`
+}

@@ -1,0 +1,657 @@
+// Package auth is Clinch's identity domain: users, groups, sessions,
+// passwords, sign-in rate limits and the admin operations on them. It stores
+// everything through kv and knows nothing of HTTP.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/clinchsso/clinch/kv"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store   *kv.Store
+	Secrets *Secrets
+	Logger  *slog.Logger
+	// BcryptCost defaults to 12.
+	BcryptCost int
+	// Now defaults to time.Now; tests move the clock.
+	Now func() time.Time
+}
+
+// Service is the one admin and identity service, used by the sign-in pages,
+// the CLI (directly or through the control socket) and the other modules.
+type Service struct {
+	store   *kv.Store
+	secrets *Secrets
+	log     *slog.Logger
+	cost    int
+	now     func() time.Time
+
+	users    *kv.Collection[User]
+	groups   *kv.Collection[Group]
+	sessions *kv.Collection[Session]
+	apps     *kv.Collection[App]
+	apiKeys  *kv.Collection[APIKey]
+
+	// dummyHash makes a sign-in for an unknown user cost one bcrypt compare,
+	// the same as a wrong password.
+	dummyHash []byte
+
+	mu          sync.RWMutex
+	listeners   []func(Change)
+	deleteHooks []func(*kv.Txn, string) error
+}
+
+// New returns a Service over an open store.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Secrets == nil {
+		return nil, errors.New("auth: Store and Secrets are required")
+	}
+	s := &Service{
+		store:   cfg.Store,
+		secrets: cfg.Secrets,
+		log:     cfg.Logger,
+		cost:    cfg.BcryptCost,
+		now:     cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cost == 0 {
+		s.cost = 12
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.users = kv.NewCollection(kv.PrefixUser, func(u *User) string { return u.ID },
+		kv.Index[User]{Prefix: kv.PrefixUserByEmail, Value: func(u *User) string { return u.Email }},
+		kv.Index[User]{Prefix: kv.PrefixUserByUsername, Value: func(u *User) string { return u.Username }},
+	)
+	s.groups = kv.NewCollection(kv.PrefixGroup, func(g *Group) string { return g.ID },
+		kv.Index[Group]{Prefix: kv.PrefixGroupByName, Value: func(g *Group) string { return g.Name }},
+	)
+	s.sessions = kv.NewCollection(kv.PrefixSession, func(x *Session) string { return x.ID })
+	s.apps = kv.NewCollection(kv.PrefixApp, func(a *App) string { return a.ID },
+		kv.Index[App]{Prefix: kv.PrefixAppBySlug, Value: func(a *App) string { return a.Slug }},
+		kv.Index[App]{Prefix: kv.PrefixAppByClientID, Value: func(a *App) string { return a.ClientID }},
+	)
+	s.apiKeys = kv.NewCollection(kv.PrefixAPIKey, func(k *APIKey) string { return k.ID })
+	h, err := bcrypt.GenerateFromPassword([]byte("clinch-timing-equaliser"), s.cost)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+// Store is the underlying store, for modules that keep their own records.
+func (s *Service) Store() *kv.Store { return s.store }
+
+// Secrets are the derived keys.
+func (s *Service) Secrets() *Secrets { return s.secrets }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// ChangeKind says what changed.
+type ChangeKind int
+
+const (
+	ChangeSession ChangeKind = iota // a session ended (SessionID set)
+	ChangeUser                      // a user changed or was deleted (UserID set)
+	ChangeGroups                    // group membership or definitions changed
+	ChangeApps                      // applications changed
+	ChangeAPIKey                    // an API key was revoked (KeyID set)
+	ChangeToken                     // an OAuth token was revoked (TokenHash set)
+)
+
+// Change tells caches what to evict. It is sent after the write committed.
+type Change struct {
+	Kind      ChangeKind
+	UserID    string
+	SessionID string
+	KeyID     string
+	TokenHash string
+}
+
+// Subscribe registers fn to hear every committed change. fn must be quick
+// and must not call back into the Service.
+func (s *Service) Subscribe(fn func(Change)) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, fn)
+	s.mu.Unlock()
+}
+
+// Notify tells subscribers about a change; exported for modules (oidc)
+// whose writes also invalidate caches.
+func (s *Service) Notify(c Change) {
+	s.mu.RLock()
+	ls := s.listeners
+	s.mu.RUnlock()
+	for _, fn := range ls {
+		fn(c)
+	}
+}
+
+func mapKV(err error, what string) error {
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case errors.Is(err, kv.ErrConflict):
+		return fmt.Errorf("%s: %w", what, ErrConflict)
+	}
+	return err
+}
+
+// ---- users ----
+
+// NewUser is the input to CreateUser.
+type NewUser struct {
+	Email       string
+	Username    string
+	DisplayName string
+	Password    string // empty: no password yet (pending invitation)
+	Admin       bool
+	Groups      []string
+	Claims      string
+}
+
+// CreateUser validates and stores a user, adding it to the named groups in
+// the same transaction.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	u, err := s.newUser(in)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(t *kv.Txn) error { return s.insertUser(t, u, in.Groups) })
+	if err != nil {
+		return nil, err
+	}
+	s.Notify(Change{Kind: ChangeGroups})
+	return u, nil
+}
+
+func (s *Service) newUser(in NewUser) (*User, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	username, err := NormalizeUsername(in.Username)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := NormalizeClaims(in.Claims)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	u := &User{
+		ID: NewID(), Email: email, Username: username,
+		DisplayName: strings.TrimSpace(in.DisplayName), Admin: in.Admin,
+		Status: StatusActive, Claims: claims, CreatedAt: now, UpdatedAt: now,
+	}
+	if len(u.DisplayName) > 200 {
+		return nil, invalid("name", "is longer than 200 characters")
+	}
+	if in.Password == "" {
+		u.Status = StatusPendingInvitation
+	} else {
+		if u.PasswordHash, err = s.hashPassword(in.Password); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (s *Service) insertUser(t *kv.Txn, u *User, groups []string) error {
+	if _, err := s.users.GetBy(t, kv.PrefixUserByEmail, u.Email); err == nil {
+		return fmt.Errorf("user with email %s: %w", u.Email, ErrConflict)
+	}
+	if u.Username != "" {
+		if _, err := s.users.GetBy(t, kv.PrefixUserByUsername, u.Username); err == nil {
+			return fmt.Errorf("user with username %s: %w", u.Username, ErrConflict)
+		}
+		// A username must not be someone else's email either, or sign-in by
+		// "email or username" becomes ambiguous; '@' is refused in usernames.
+	}
+	if err := s.users.Put(t, u, 0); err != nil {
+		return mapKV(err, "user")
+	}
+	for _, g := range groups {
+		if err := s.addMember(t, g, u.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) hashPassword(p string) ([]byte, error) {
+	if err := CheckPassword(p); err != nil {
+		return nil, err
+	}
+	return bcrypt.GenerateFromPassword([]byte(p), s.cost)
+}
+
+// SetupFirstUser creates the first account, an admin, only while no user
+// exists. Check and insert are one transaction, so two racing wizards cannot
+// both win.
+func (s *Service) SetupFirstUser(ctx context.Context, in NewUser) (*User, error) {
+	in.Admin = true
+	if in.Password == "" {
+		return nil, invalid("password", "is required")
+	}
+	u, err := s.newUser(in)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		n, err := s.users.Count(t, 1)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrSetupDone
+		}
+		return s.insertUser(t, u, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// NeedsSetup reports whether no user exists yet.
+func (s *Service) NeedsSetup(ctx context.Context) (bool, error) {
+	var n int
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		n, err = s.users.Count(t, 1)
+		return err
+	})
+	return n == 0, err
+}
+
+// User returns a user by id.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	var u *User
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.users.Get(t, id)
+		return err
+	})
+	return u, mapKV(err, "user")
+}
+
+// UserByEmail returns a user by (normalised) email.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	var u *User
+	err = s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		return err
+	})
+	return u, mapKV(err, "user "+e)
+}
+
+func (s *Service) userByLogin(t *kv.Txn, login string) (*User, error) {
+	login = strings.ToLower(strings.TrimSpace(login))
+	if strings.Contains(login, "@") {
+		return s.users.GetBy(t, kv.PrefixUserByEmail, login)
+	}
+	return s.users.GetBy(t, kv.PrefixUserByUsername, login)
+}
+
+// Users lists every user, ordered by email.
+func (s *Service) Users(ctx context.Context) ([]*User, error) {
+	var out []*User
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		out, err = s.users.All(t)
+		return err
+	})
+	slices.SortFunc(out, func(a, b *User) int { return strings.Compare(a.Email, b.Email) })
+	return out, err
+}
+
+// UpdateUser applies fn to the user with the email in one transaction.
+func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	var u *User
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		if err != nil {
+			return mapKV(err, "user "+e)
+		}
+		if err := fn(t, u); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.now().UTC()
+		return mapKV(s.users.Put(t, u, 0), "user")
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Notify(Change{Kind: ChangeUser, UserID: u.ID})
+	return u, nil
+}
+
+// SetPassword replaces a user's password and ends every session of theirs.
+func (s *Service) SetPassword(ctx context.Context, email, password string) (*User, error) {
+	h, err := s.hashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+		u.PasswordHash = h
+		if u.Status == StatusPendingInvitation {
+			u.Status = StatusActive
+		}
+		return s.deleteUserSessions(t, u.ID)
+	})
+	return u, err
+}
+
+// SetStatus enables or disables a user. Disabling ends their sessions and
+// refuses the last active admin.
+func (s *Service) SetStatus(ctx context.Context, email string, st Status) (*User, error) {
+	return s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+		if st == StatusDisabled && u.Admin && u.Status == StatusActive {
+			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
+				return err
+			}
+		}
+		u.Status = st
+		if st != StatusActive {
+			return s.deleteUserSessions(t, u.ID)
+		}
+		return nil
+	})
+}
+
+// SetUserClaims replaces a user's custom claims.
+func (s *Service) SetUserClaims(ctx context.Context, email, claims string) (*User, error) {
+	c, err := NormalizeClaims(claims)
+	if err != nil {
+		return nil, err
+	}
+	return s.updateUser(ctx, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
+}
+
+func (s *Service) ensureOtherAdmin(t *kv.Txn, exceptID string) error {
+	found := false
+	err := s.users.Each(t, func(o *User) error {
+		if o.ID != exceptID && o.Admin && o.Status == StatusActive {
+			found = true
+			return kv.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// DeleteUser removes a user, their sessions, API keys and group memberships.
+func (s *Service) DeleteUser(ctx context.Context, email string) error {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	var id string
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		if err != nil {
+			return mapKV(err, "user "+e)
+		}
+		id = u.ID
+		if u.Admin && u.Status == StatusActive {
+			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.deleteUserSessions(t, u.ID); err != nil {
+			return err
+		}
+		if err := s.deleteUserAPIKeys(t, u.ID); err != nil {
+			return err
+		}
+		gs, err := s.groups.All(t)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if i := slices.Index(g.Members, u.ID); i >= 0 {
+				g.Members = slices.Delete(g.Members, i, i+1)
+				if err := s.groups.Put(t, g, 0); err != nil {
+					return err
+				}
+			}
+		}
+		for _, hook := range s.userDeleteHooks() {
+			if err := hook(t, u.ID); err != nil {
+				return err
+			}
+		}
+		return s.users.Delete(t, u.ID)
+	})
+	if err != nil {
+		return err
+	}
+	s.Notify(Change{Kind: ChangeUser, UserID: id})
+	s.Notify(Change{Kind: ChangeGroups})
+	return nil
+}
+
+// ---- groups ----
+
+// CreateGroup stores a new group.
+func (s *Service) CreateGroup(ctx context.Context, name, description, claims string) (*Group, error) {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NormalizeClaims(claims)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	g := &Group{ID: NewID(), Name: n, Description: strings.TrimSpace(description), Claims: c, CreatedAt: now, UpdatedAt: now}
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		return mapKV(s.groups.Put(t, g, 0), "group "+n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Notify(Change{Kind: ChangeGroups})
+	return g, nil
+}
+
+// Groups lists every group, ordered by name.
+func (s *Service) Groups(ctx context.Context) ([]*Group, error) {
+	var out []*Group
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		out, err = s.groups.All(t)
+		return err
+	})
+	slices.SortFunc(out, func(a, b *Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+// Group returns a group by name.
+func (s *Service) Group(ctx context.Context, name string) (*Group, error) {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return nil, err
+	}
+	var g *Group
+	err = s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		g, err = s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		return err
+	})
+	return g, mapKV(err, "group "+n)
+}
+
+// UserGroups returns the groups the user belongs to, ordered by name.
+func (s *Service) UserGroups(ctx context.Context, userID string) ([]*Group, error) {
+	var out []*Group
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		out, err = s.userGroups(t, userID)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) userGroups(t *kv.Txn, userID string) ([]*Group, error) {
+	var out []*Group
+	err := s.groups.Each(t, func(g *Group) error {
+		if _, ok := slices.BinarySearch(g.Members, userID); ok {
+			out = append(out, g)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b *Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+func (s *Service) addMember(t *kv.Txn, group, userID string) error {
+	n, err := NormalizeGroupName(group)
+	if err != nil {
+		return err
+	}
+	g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+	if err != nil {
+		return mapKV(err, "group "+n)
+	}
+	i, ok := slices.BinarySearch(g.Members, userID)
+	if ok {
+		return nil
+	}
+	g.Members = slices.Insert(g.Members, i, userID)
+	g.UpdatedAt = s.now().UTC()
+	return s.groups.Put(t, g, 0)
+}
+
+// AddToGroup adds the user with the email to the group.
+func (s *Service) AddToGroup(ctx context.Context, group, email string) error {
+	return s.changeMembership(ctx, group, email, true)
+}
+
+// RemoveFromGroup removes the user with the email from the group.
+func (s *Service) RemoveFromGroup(ctx context.Context, group, email string) error {
+	return s.changeMembership(ctx, group, email, false)
+}
+
+func (s *Service) changeMembership(ctx context.Context, group, email string, add bool) error {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	var uid string
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		if err != nil {
+			return mapKV(err, "user "+e)
+		}
+		uid = u.ID
+		if add {
+			return s.addMember(t, group, u.ID)
+		}
+		n, err := NormalizeGroupName(group)
+		if err != nil {
+			return err
+		}
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if err != nil {
+			return mapKV(err, "group "+n)
+		}
+		i, ok := slices.BinarySearch(g.Members, u.ID)
+		if !ok {
+			return nil
+		}
+		g.Members = slices.Delete(g.Members, i, i+1)
+		g.UpdatedAt = s.now().UTC()
+		return s.groups.Put(t, g, 0)
+	})
+	if err != nil {
+		return err
+	}
+	s.Notify(Change{Kind: ChangeUser, UserID: uid})
+	s.Notify(Change{Kind: ChangeGroups})
+	return nil
+}
+
+// DeleteGroup removes a group.
+func (s *Service) DeleteGroup(ctx context.Context, name string) error {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return err
+	}
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if err != nil {
+			return mapKV(err, "group "+n)
+		}
+		return s.groups.Delete(t, g.ID)
+	})
+	if err != nil {
+		return err
+	}
+	s.Notify(Change{Kind: ChangeGroups})
+	return nil
+}
+
+// OnUserDelete registers a hook that runs inside the transaction that
+// deletes a user, so other modules' records (tokens, consents) go with it.
+func (s *Service) OnUserDelete(fn func(t *kv.Txn, userID string) error) {
+	s.mu.Lock()
+	s.deleteHooks = append(s.deleteHooks, fn)
+	s.mu.Unlock()
+}
+
+func (s *Service) userDeleteHooks() []func(*kv.Txn, string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.deleteHooks
+}
+
+// deleteUserAPIKeys removes every API key the user owns.
+func (s *Service) deleteUserAPIKeys(t *kv.Txn, userID string) error {
+	keys, err := s.apiKeys.All(t)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.UserID == userID {
+			if err := s.apiKeys.Delete(t, k.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/clinchsso/clinch/kv"
+)
+
+// Session lifetimes.
+const (
+	SessionTTL         = 24 * time.Hour
+	RememberSessionTTL = 30 * 24 * time.Hour
+)
+
+// Session is a signed-in browser. It is stored under the HMAC of its cookie
+// token (its ID), so the store never holds a usable credential.
+type Session struct {
+	ID           string    `json:"id"` // HMAC of the token, base64url
+	UserID       string    `json:"user_id"`
+	IP           string    `json:"ip,omitempty"`
+	UserAgent    string    `json:"user_agent,omitempty"`
+	Device       string    `json:"device,omitempty"`
+	Remember     bool      `json:"remember"`
+	ACR          string    `json:"acr"`           // "1" password, "2" second factor or passkey
+	AMR          []string  `json:"amr,omitempty"` // "pwd", "otp", "hwk", ...
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	LastActiveAt time.Time `json:"last_active_at"`
+}
+
+// SignIn is the input to Authenticate.
+type SignIn struct {
+	Login     string // email or username
+	Password  string
+	IP        string
+	UserAgent string
+	Remember  bool
+}
+
+// Rate limits on sign-in.
+var (
+	ipLimit      = limit{name: "ip", max: 20, window: 3 * time.Minute}
+	accountLimit = limit{name: "account", max: 10, window: time.Hour}
+)
+
+// Authenticate checks a password sign-in and, when it is right, starts a
+// session. It returns the session's cookie token. Unknown logins, disabled
+// accounts and wrong passwords are one error (ErrInvalidCredentials), and
+// each costs one bcrypt comparison.
+func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session, string, error) {
+	now := s.now()
+	// Every attempt counts against the client IP, success or not, so a
+	// single address cannot spray passwords across many accounts.
+	if err := s.hit(ctx, ipLimit, in.IP, now); err != nil {
+		return nil, nil, "", err
+	}
+	login := strings.ToLower(strings.TrimSpace(in.Login))
+	if err := s.check(ctx, accountLimit, login, now); err != nil {
+		return nil, nil, "", err
+	}
+	var u *User
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.userByLogin(t, login)
+		return err
+	})
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return nil, nil, "", err
+	}
+	hash := s.dummyHash
+	if u != nil && len(u.PasswordHash) > 0 {
+		hash = u.PasswordHash
+	}
+	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(in.Password))
+	if u == nil || pwErr != nil || u.Status != StatusActive || len(in.Password) > MaxPasswordLen {
+		if err := s.hit(ctx, accountLimit, login, now); err != nil && !errors.Is(err, ErrRateLimited) {
+			return nil, nil, "", err
+		}
+		return nil, nil, "", ErrInvalidCredentials
+	}
+	sess, token, err := s.StartSession(ctx, u, in.IP, in.UserAgent, in.Remember, "1", []string{"pwd"})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return u, sess, token, nil
+}
+
+// StartSession creates a session for a user who has proved who they are.
+func (s *Service) StartSession(ctx context.Context, u *User, ip, ua string, remember bool, acr string, amr []string) (*Session, string, error) {
+	now := s.now().UTC()
+	token, id := s.secrets.NewToken(PrefixSessionToken)
+	ttl := SessionTTL
+	if remember {
+		ttl = RememberSessionTTL
+	}
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	sess := &Session{
+		ID: id, UserID: u.ID, IP: ip, UserAgent: ua, Device: DeviceName(ua),
+		Remember: remember, ACR: acr, AMR: amr,
+		CreatedAt: now, ExpiresAt: now.Add(ttl), LastActiveAt: now,
+	}
+	err := s.store.Update(ctx, func(t *kv.Txn) error {
+		if err := s.sessions.Put(t, sess, ttl); err != nil {
+			return err
+		}
+		if err := t.Set(kv.PrefixSessionByUser.Key(u.ID+"/"+id), nil, ttl); err != nil {
+			return err
+		}
+		cur, err := s.users.Get(t, u.ID)
+		if err != nil {
+			return mapKV(err, "user")
+		}
+		cur.LastSignInAt = now
+		return s.users.Put(t, cur, 0)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return sess, token, nil
+}
+
+// SessionByToken returns the live session for a cookie token, or ErrNotFound.
+func (s *Service) SessionByToken(ctx context.Context, token string) (*Session, error) {
+	if !HasPrefix(token, PrefixSessionToken) {
+		return nil, ErrNotFound
+	}
+	return s.SessionByID(ctx, s.secrets.Hash(token))
+}
+
+// SessionByID returns the live session with the id (its token's hash).
+func (s *Service) SessionByID(ctx context.Context, id string) (*Session, error) {
+	var sess *Session
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		sess, err = s.sessions.Get(t, id)
+		return err
+	})
+	if err != nil {
+		return nil, mapKV(err, "session")
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return sess, nil
+}
+
+// TouchSession records activity on a session. Callers coalesce: it writes.
+func (s *Service) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return s.store.Update(ctx, func(t *kv.Txn) error {
+		sess, err := s.sessions.Get(t, id)
+		if err != nil {
+			return mapKV(err, "session")
+		}
+		if !at.After(sess.LastActiveAt) {
+			return nil
+		}
+		sess.LastActiveAt = at.UTC()
+		ttl := time.Until(sess.ExpiresAt)
+		if ttl <= 0 {
+			return nil
+		}
+		return s.sessions.Put(t, sess, ttl)
+	})
+}
+
+// UserSessions lists a user's live sessions, newest first.
+func (s *Service) UserSessions(ctx context.Context, userID string) ([]*Session, error) {
+	var out []*Session
+	now := s.now()
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		return t.Scan(kv.PrefixSessionByUser.Key(userID+"/"), func(k, _ []byte) error {
+			id := string(k[len(kv.PrefixSessionByUser)+len(userID)+1:])
+			sess, err := s.sessions.Get(t, id)
+			if errors.Is(err, kv.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if now.Before(sess.ExpiresAt) {
+				out = append(out, sess)
+			}
+			return nil
+		})
+	})
+	sortNewest(out)
+	return out, err
+}
+
+func sortNewest(ss []*Session) {
+	for i := 1; i < len(ss); i++ {
+		for j := i; j > 0 && ss[j].CreatedAt.After(ss[j-1].CreatedAt); j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+		}
+	}
+}
+
+// EndSession deletes one session. userID, when set, must own it, so a user
+// can only sign out their own devices.
+func (s *Service) EndSession(ctx context.Context, id, userID string) error {
+	err := s.store.Update(ctx, func(t *kv.Txn) error {
+		sess, err := s.sessions.Get(t, id)
+		if err != nil {
+			return mapKV(err, "session")
+		}
+		if userID != "" && sess.UserID != userID {
+			return mapKV(kv.ErrNotFound, "session")
+		}
+		if err := t.Delete(kv.PrefixSessionByUser.Key(sess.UserID + "/" + id)); err != nil {
+			return err
+		}
+		return s.sessions.Delete(t, id)
+	})
+	if err != nil {
+		return err
+	}
+	s.Notify(Change{Kind: ChangeSession, SessionID: id})
+	return nil
+}
+
+// RevokeSessions ends every session of the user with the email and returns
+// how many there were.
+func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var uid string
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		if err != nil {
+			return mapKV(err, "user "+e)
+		}
+		uid = u.ID
+		n, err = s.countSessions(t, u.ID)
+		if err != nil {
+			return err
+		}
+		return s.deleteUserSessions(t, u.ID)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.Notify(Change{Kind: ChangeUser, UserID: uid})
+	return n, nil
+}
+
+func (s *Service) countSessions(t *kv.Txn, userID string) (int, error) {
+	n := 0
+	err := t.Scan(kv.PrefixSessionByUser.Key(userID+"/"), func(_, _ []byte) error { n++; return nil })
+	return n, err
+}
+
+// deleteUserSessions removes every session of the user. Callers notify with
+// ChangeUser, which evicts every cached session of that user.
+func (s *Service) deleteUserSessions(t *kv.Txn, userID string) error {
+	var keys [][]byte
+	prefix := kv.PrefixSessionByUser.Key(userID + "/")
+	err := t.Scan(prefix, func(k, _ []byte) error {
+		keys = append(keys, append([]byte(nil), k...))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		id := string(k[len(prefix):])
+		if err := t.Delete(kv.PrefixSession.Key(id)); err != nil {
+			return err
+		}
+		if err := t.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountActiveSessions counts live sessions; for the metrics gauge.
+func (s *Service) CountActiveSessions(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		n, err = s.sessions.Count(t, 0)
+		return err
+	})
+	return n, err
+}

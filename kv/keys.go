@@ -1,0 +1,49 @@
+package kv
+
+// Every key prefix in the store, and the schema version, live in this one file
+// so that a reader can see the whole key space at a glance and a migration can
+// be written against it.
+//
+// Keys are "<prefix><id>". Index keys are "<prefix><indexed value>" and hold
+// the id of the record they point at.
+
+// SchemaVersion is the version of the key layout and record encoding. Bump it
+// together with a Migration in migrations.go.
+const SchemaVersion = 1
+
+// Prefix is a key prefix. It always ends in '/'.
+type Prefix string
+
+const (
+	PrefixMeta Prefix = "meta/" // meta/schema, meta/...
+
+	PrefixUser            Prefix = "user/" // user id → auth.User
+	PrefixUserByEmail     Prefix = "idx/user/email/"
+	PrefixUserByUsername  Prefix = "idx/user/username/"
+	PrefixGroup           Prefix = "group/" // group id → auth.Group
+	PrefixGroupByName     Prefix = "idx/group/name/"
+	PrefixSession         Prefix = "session/"          // HMAC(token) → auth.Session, TTL
+	PrefixSessionByUser   Prefix = "idx/session/user/" // user id/HMAC → nothing, TTL
+	PrefixRateLimit       Prefix = "ratelimit/"        // bucket → counter, TTL
+	PrefixApp             Prefix = "app/"              // app id → auth.App
+	PrefixAppBySlug       Prefix = "idx/app/slug/"
+	PrefixAppByClientID   Prefix = "idx/app/client/"
+	PrefixAPIKey          Prefix = "apikey/"     // HMAC(key) → auth.APIKey (TTL when it expires)
+	PrefixFAToken         Prefix = "fatoken/"    // HMAC(token) → forward-auth one-time token, TTL
+	PrefixOAuthCode       Prefix = "oauth/code/" // HMAC(code) → authorization code, TTL
+	PrefixOAuthAccess     Prefix = "oauth/access/"
+	PrefixOAuthRefresh    Prefix = "oauth/refresh/"
+	PrefixOAuthGrant      Prefix = "oauth/grant/"   // grant (code family) id → grant record, TTL
+	PrefixOAuthConsent    Prefix = "oauth/consent/" // user id/app id → consent
+	PrefixOAuthSubject    Prefix = "oauth/sub/"     // user id/app id → pairwise sub
+	PrefixOAuthSubjectRev Prefix = "idx/oauth/sub/" // app id/sub → user id
+	PrefixSigningKey      Prefix = "oauth/key/"     // key id → encrypted signing key
+	PrefixUserAppClaims   Prefix = "claims/userapp/"
+)
+
+// Key joins a prefix and an id into a key.
+func (p Prefix) Key(id string) []byte {
+	b := make([]byte, 0, len(p)+len(id))
+	b = append(b, p...)
+	return append(b, id...)
+}
