@@ -48,13 +48,13 @@ func readSchema(t *Txn) (int, error) {
 	return v, nil
 }
 
-func (s *Store) migrate(ctx context.Context, migs []Migration) error {
+func (s *Store) migrate(ctx context.Context, migs []Migration, target int) error {
 	cur, err := s.SchemaVersionOf(ctx)
 	if err != nil {
 		return err
 	}
-	if cur > SchemaVersion {
-		return fmt.Errorf("kv: store has schema %d, this binary knows up to %d; use a newer clinch", cur, SchemaVersion)
+	if cur > target {
+		return fmt.Errorf("kv: store has schema %d, this binary knows up to %d; use a newer clinch", cur, target)
 	}
 	if cur == 0 {
 		// A fresh store starts at the current layout.
@@ -67,12 +67,12 @@ func (s *Store) migrate(ctx context.Context, migs []Migration) error {
 		}
 		if empty {
 			return s.Update(ctx, func(t *Txn) error {
-				return t.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion)), 0)
+				return t.Set(schemaKey, []byte(strconv.Itoa(target)), 0)
 			})
 		}
 		cur = 1
 	}
-	for cur < SchemaVersion {
+	for cur < target {
 		var m *Migration
 		for i := range migs {
 			if migs[i].From == cur {

@@ -96,7 +96,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	if migs == nil {
 		migs = migrations
 	}
-	if err := s.migrate(ctx, migs); err != nil {
+	if err := s.migrate(ctx, migs, SchemaVersion); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -1,0 +1,227 @@
+// Package config reads Clinch's settings from the environment, lets flags
+// override them, and reports every problem at once.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is Clinch's runtime configuration.
+type Config struct {
+	Listen         string
+	DataDir        string
+	Host           *url.URL
+	CookieDomain   string
+	SecretKeyBase  []byte // nil until LoadSecret
+	secretFromEnv  bool
+	secretFile     string
+	ForceSSL       bool
+	LogLevel       slog.Level
+	LogFormat      string // text | json
+	OIDCPrivateKey []byte
+	BcryptCost     int
+	TrustedProxies []*net.IPNet
+}
+
+// Env is how the environment is read; os.LookupEnv in production.
+type Env func(string) (string, bool)
+
+// Load reads the environment, then the flags in args (which override it).
+// It returns every problem in one error; nothing is written.
+func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
+	get := func(k, def string) string {
+		if v, ok := env(k); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("clinch serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", get("CLINCH_LISTEN", ":3000"), "address to listen on (CLINCH_LISTEN)")
+	dataDir := fs.String("data-dir", get("CLINCH_DATA_DIR", "./storage"), "data directory (CLINCH_DATA_DIR)")
+	host := fs.String("host", get("CLINCH_HOST", "http://localhost:3000"), "public URL of Clinch (CLINCH_HOST)")
+	cookieDomain := fs.String("cookie-domain", get("CLINCH_COOKIE_DOMAIN", ""), "session cookie Domain (CLINCH_COOKIE_DOMAIN)")
+	forceSSL := fs.String("force-ssl", get("FORCE_SSL", "false"), "mark cookies Secure and send HSTS (FORCE_SSL)")
+	logLevel := fs.String("log-level", get("CLINCH_LOG_LEVEL", "info"), "debug|info|warn|error (CLINCH_LOG_LEVEL)")
+	logFormat := fs.String("log-format", get("CLINCH_LOG_FORMAT", "text"), "text|json (CLINCH_LOG_FORMAT)")
+	bcryptCost := fs.String("bcrypt-cost", get("CLINCH_BCRYPT_COST", "12"), "bcrypt cost, 4-16 (CLINCH_BCRYPT_COST)")
+	trusted := fs.String("trusted-proxies", get("CLINCH_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (CLINCH_TRUSTED_PROXIES)")
+	if err := fs.Parse(args); err != nil {
+		return nil, &UsageError{Err: err}
+	}
+
+	var problems []string
+	c := &Config{Listen: *listen, DataDir: *dataDir, LogFormat: strings.ToLower(*logFormat)}
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		problems = append(problems, fmt.Sprintf("CLINCH_LISTEN %q is not host:port", c.Listen))
+	}
+	if c.DataDir == "" {
+		problems = append(problems, "CLINCH_DATA_DIR is empty")
+	}
+	u, err := url.Parse(*host)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil:
+		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must be an absolute http(s) URL like https://auth.example.com", *host))
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must not have a path, query or fragment", *host))
+	default:
+		u.Path = ""
+		u.Host = strings.ToLower(u.Host)
+		c.Host = u
+	}
+	c.CookieDomain = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(*cookieDomain)), ".")
+	if c.CookieDomain != "" && c.Host != nil {
+		h := c.Host.Hostname()
+		if h != c.CookieDomain && !strings.HasSuffix(h, "."+c.CookieDomain) {
+			problems = append(problems, fmt.Sprintf("CLINCH_COOKIE_DOMAIN %q does not cover CLINCH_HOST's host %q", c.CookieDomain, h))
+		}
+	}
+	if c.ForceSSL, err = strconv.ParseBool(*forceSSL); err != nil {
+		problems = append(problems, fmt.Sprintf("FORCE_SSL %q is not true or false", *forceSSL))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		problems = append(problems, fmt.Sprintf("CLINCH_LOG_LEVEL %q is not one of debug, info, warn, error", *logLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		problems = append(problems, fmt.Sprintf("CLINCH_LOG_FORMAT %q is not text or json", *logFormat))
+	}
+	if c.BcryptCost, err = strconv.Atoi(*bcryptCost); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
+		problems = append(problems, fmt.Sprintf("CLINCH_BCRYPT_COST %q is not a number from 4 to 16", *bcryptCost))
+	}
+	for _, p := range strings.Split(*trusted, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+				p += "/32"
+			} else {
+				p += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("CLINCH_TRUSTED_PROXIES entry %q is not an IP or CIDR", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+
+	if v, ok := env("SECRET_KEY_BASE"); ok && v != "" {
+		c.SecretKeyBase, c.secretFromEnv = []byte(v), true
+	} else if f, ok := env("SECRET_KEY_BASE_FILE"); ok && f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SECRET_KEY_BASE_FILE: %v", err))
+		} else {
+			c.SecretKeyBase, c.secretFromEnv = []byte(strings.TrimSpace(string(b))), true
+		}
+	}
+	if c.secretFromEnv && len(c.SecretKeyBase) < 32 {
+		problems = append(problems, "SECRET_KEY_BASE must be at least 32 characters (generate one with: openssl rand -hex 64)")
+	}
+	if v, ok := env("OIDC_PRIVATE_KEY"); ok && v != "" {
+		c.OIDCPrivateKey = []byte(v)
+	} else if f, ok := env("OIDC_PRIVATE_KEY_FILE"); ok && f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("OIDC_PRIVATE_KEY_FILE: %v", err))
+		}
+		c.OIDCPrivateKey = b
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// UsageError is a bad flag.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// secretFileName is where a generated SECRET_KEY_BASE is kept.
+const secretFileName = "secret_key_base"
+
+// EnsureSecret makes sure a SECRET_KEY_BASE is available: from the
+// environment, else from the data directory, else generated once and kept
+// there with mode 0600. generated reports the last case, which callers log
+// as a warning: losing that file signs everyone out and makes encrypted
+// values unreadable.
+func (c *Config) EnsureSecret() (generated bool, err error) {
+	if c.secretFromEnv {
+		return false, nil
+	}
+	p := filepath.Join(c.DataDir, secretFileName)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		c.SecretKeyBase = []byte(strings.TrimSpace(string(b)))
+		if len(c.SecretKeyBase) < 32 {
+			return false, fmt.Errorf("config: %s is shorter than 32 characters", p)
+		}
+		return false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("config: read %s: %w", p, err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return false, fmt.Errorf("config: create data dir: %w", err)
+	}
+	var raw [64]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return false, err
+	}
+	secret := hex.EncodeToString(raw[:])
+	// O_EXCL: two processes starting at once must not both write one.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.EnsureSecret()
+	}
+	if err != nil {
+		return false, fmt.Errorf("config: write %s: %w", p, err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Close(); err != nil {
+		return false, err
+	}
+	c.SecretKeyBase = []byte(secret)
+	return true, nil
+}
+
+// Logger builds the slog logger the configuration asks for.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,226 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+)
+
+// UserJSON is the stable shape of a user in `--json` output.
+type UserJSON struct {
+	ID           string          `json:"id"`
+	Email        string          `json:"email"`
+	Username     string          `json:"username"`
+	DisplayName  string          `json:"display_name"`
+	Admin        bool            `json:"admin"`
+	Status       auth.Status     `json:"status"`
+	Groups       []string        `json:"groups"`
+	Claims       json.RawMessage `json:"claims"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	LastSignInAt *time.Time      `json:"last_sign_in_at"`
+}
+
+func userJSON(u *auth.User, groups []string) UserJSON {
+	j := UserJSON{
+		ID: u.ID, Email: u.Email, Username: u.Username, DisplayName: u.DisplayName,
+		Admin: u.Admin, Status: u.Status, Groups: groups, Claims: u.Claims,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+	if j.Groups == nil {
+		j.Groups = []string{}
+	}
+	if len(j.Claims) == 0 {
+		j.Claims = json.RawMessage("{}")
+	}
+	if !u.LastSignInAt.IsZero() {
+		t := u.LastSignInAt
+		j.LastSignInAt = &t
+	}
+	return j
+}
+
+func userCommands() []Command {
+	return []Command{
+		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--password-stdin] [--json]", Run: userCreate},
+		{Name: "user list", Summary: "[--json]", Run: userList},
+		{Name: "user set-password", Summary: "--email E --password-stdin", Run: userSetPassword},
+		{Name: "user disable", Summary: "--email E", Run: userStatus(auth.StatusDisabled)},
+		{Name: "user enable", Summary: "--email E", Run: userStatus(auth.StatusActive)},
+		{Name: "user delete", Summary: "--email E", Run: userDelete},
+		{Name: "user sessions revoke", Summary: "--email E", Run: userRevokeSessions},
+	}
+}
+
+func userCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user create")
+	var in auth.NewUser
+	var groups list
+	var pwStdin, asJSON bool
+	fs.StringVar(&in.Email, "email", "", "email address (required)")
+	fs.StringVar(&in.DisplayName, "name", "", "display name")
+	fs.StringVar(&in.Username, "username", "", "username")
+	fs.BoolVar(&in.Admin, "admin", false, "make an admin")
+	fs.Var(&groups, "group", "group to join (repeatable)")
+	fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
+	fs.BoolVar(&asJSON, "json", false, "print the user as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if in.Email == "" {
+		return usagef("--email is required")
+	}
+	in.Groups = groups
+	if pwStdin {
+		p, err := stdinPassword(env)
+		if err != nil {
+			return err
+		}
+		in.Password = p
+	}
+	u, err := env.Auth.CreateUser(ctx, in)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(out, userJSON(u, normalizedGroups(groups)))
+	}
+	status := ""
+	if u.Status == auth.StatusPendingInvitation {
+		status = " (no password yet: set one with `clinch user set-password`)"
+	}
+	_, err = fmt.Fprintf(out, "created user %s%s\n", u.Email, status)
+	return err
+}
+
+func normalizedGroups(gs []string) []string {
+	out := []string{}
+	for _, g := range gs {
+		if n, err := auth.NormalizeGroupName(g); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func userList(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	users, err := env.Auth.Users(ctx)
+	if err != nil {
+		return err
+	}
+	groups, err := env.Auth.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	member := map[string][]string{}
+	for _, g := range groups {
+		for _, id := range g.Members {
+			member[id] = append(member[id], g.Name)
+		}
+	}
+	if *asJSON {
+		js := make([]UserJSON, 0, len(users))
+		for _, u := range users {
+			js = append(js, userJSON(u, member[u.ID]))
+		}
+		return writeJSON(out, js)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tUSERNAME\tNAME\tADMIN\tSTATUS\tGROUPS\tLAST SIGN-IN")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%v\t%s\n", u.Email, dash(u.Username), dash(u.DisplayName), u.Admin, u.Status, member[u.ID], ts(u.LastSignInAt))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func emailFlag(name string, args []string) (string, error) {
+	fs := newFlags(name)
+	email := fs.String("email", "", "email address (required)")
+	if err := parse(fs, args); err != nil {
+		return "", err
+	}
+	if *email == "" {
+		return "", usagef("--email is required")
+	}
+	return *email, nil
+}
+
+func userSetPassword(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user set-password")
+	email := fs.String("email", "", "email address (required)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || !*pwStdin {
+		return usagef("--email and --password-stdin are required")
+	}
+	p, err := stdinPassword(env)
+	if err != nil {
+		return err
+	}
+	u, err := env.Auth.SetPassword(ctx, *email, p)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "password changed for %s; their sessions were signed out\n", u.Email)
+	return err
+}
+
+func userStatus(st auth.Status) func(context.Context, *Env, []string, io.Writer) error {
+	verb := map[auth.Status]string{auth.StatusDisabled: "disable", auth.StatusActive: "enable"}[st]
+	return func(ctx context.Context, env *Env, args []string, out io.Writer) error {
+		email, err := emailFlag("user "+verb, args)
+		if err != nil {
+			return err
+		}
+		u, err := env.Auth.SetStatus(ctx, email, st)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%sd user %s\n", verb, u.Email)
+		return err
+	}
+}
+
+func userDelete(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	email, err := emailFlag("user delete", args)
+	if err != nil {
+		return err
+	}
+	if err := env.Auth.DeleteUser(ctx, email); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "deleted user %s\n", email)
+	return err
+}
+
+func userRevokeSessions(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	email, err := emailFlag("user sessions revoke", args)
+	if err != nil {
+		return err
+	}
+	n, err := env.Auth.RevokeSessions(ctx, email)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "signed out %d session(s) of %s\n", n, email)
+	return err
+}

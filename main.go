@@ -1,0 +1,212 @@
+// Command clinch is a self-hosted identity and single-sign-on portal: one
+// binary that serves the sign-in pages, answers reverse proxies'
+// ForwardAuth questions and speaks OpenID Connect, keeping everything in an
+// embedded Badger store.
+//
+// With no arguments (or "serve") it runs the server; every other
+// sub-command is an admin command (see `clinch help`).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/clinchsso/clinch/config"
+	"github.com/clinchsso/clinch/control"
+	"github.com/clinchsso/clinch/kv"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "serve" || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
+		if len(args) > 0 && args[0] == "serve" {
+			args = args[1:]
+		}
+		return serve(ctx, args, stderr)
+	}
+	switch args[0] {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "clinch", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, control.Help())
+		return 0
+	case "backup":
+		return backup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restore(ctx, args[1:], stdout, stderr)
+	}
+	return admin(ctx, args, stdin, stdout, stderr)
+}
+
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+// loadConfig reads the environment for an admin command; flags belong to
+// the command itself.
+func loadConfig(stderr io.Writer) (*config.Config, int) {
+	cfg, err := config.Load(os.LookupEnv, nil, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch:", err)
+		return nil, 1
+	}
+	return cfg, 0
+}
+
+// admin runs an admin command in the running server when there is one,
+// otherwise against the store opened here.
+func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if _, _, ok := control.Find(args); !ok {
+		fmt.Fprintf(stderr, "clinch: unknown command %q\n\n%s", args[0], control.Help())
+		return 2
+	}
+	cfg, code := loadConfig(stderr)
+	if cfg == nil {
+		return code
+	}
+	var in []byte
+	if control.NeedsStdin(args) {
+		b, err := io.ReadAll(io.LimitReader(stdin, 64<<10))
+		if err != nil {
+			fmt.Fprintln(stderr, "clinch: read stdin:", err)
+			return 1
+		}
+		in = b
+	}
+	var out, errOut string
+	var exit int
+	if c, err := control.Dial(ctx, cfg.DataDir); err == nil {
+		out, errOut, exit, err = c.Exec(ctx, args, in)
+		if err != nil {
+			fmt.Fprintln(stderr, "clinch:", err)
+			return 1
+		}
+	} else {
+		app, err := openApp(ctx, cfg, io.Discard)
+		if err != nil {
+			fmt.Fprintln(stderr, "clinch:", err)
+			return 1
+		}
+		env := app.controlEnv()
+		env.Stdin = in
+		out, errOut, exit = control.Exec(ctx, env, args)
+		if err := app.Close(); err != nil && exit == 0 {
+			fmt.Fprintln(stderr, "clinch: close store:", err)
+			return 1
+		}
+	}
+	fmt.Fprint(stdout, out)
+	fmt.Fprint(stderr, errOut)
+	return exit
+}
+
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("backup", stderr)
+	out := fs.String("out", "", "file to write the backup to (required)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *out == "" {
+		fmt.Fprintln(stderr, "clinch backup: usage: clinch backup --out FILE")
+		return 2
+	}
+	cfg, code := loadConfig(stderr)
+	if cfg == nil {
+		return code
+	}
+	err := writeFileAtomic(*out, func(w io.Writer) error {
+		if c, err := control.Dial(ctx, cfg.DataDir); err == nil {
+			return c.Backup(ctx, w)
+		}
+		st, err := kv.Open(ctx, cfg.DataDir, kv.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return st.Backup(ctx, w)
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch backup:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "backup written to", *out)
+	return 0
+}
+
+// writeFileAtomic writes through a temporary file and renames it into
+// place after fsync, so a failed backup never leaves a file that looks
+// complete.
+func writeFileAtomic(path string, fill func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".clinch-backup-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func restore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("restore", stderr)
+	in := fs.String("in", "", "backup file to restore (required)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *in == "" {
+		fmt.Fprintln(stderr, "clinch restore: usage: clinch restore --in FILE   (into CLINCH_DATA_DIR, which must be empty)")
+		return 2
+	}
+	cfg, code := loadConfig(stderr)
+	if cfg == nil {
+		return code
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch restore:", err)
+		return 1
+	}
+	defer f.Close()
+	if err := kv.Restore(ctx, cfg.DataDir, f, kv.Options{}); err != nil {
+		if errors.Is(err, kv.ErrNotEmpty) {
+			fmt.Fprintf(stderr, "clinch restore: %s is not empty; restore only into an empty data directory\n", cfg.DataDir)
+			return 1
+		}
+		fmt.Fprintln(stderr, "clinch restore:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "restored into", cfg.DataDir)
+	return 0
+}

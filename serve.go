@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/config"
+	"github.com/clinchsso/clinch/control"
+	"github.com/clinchsso/clinch/forward"
+	"github.com/clinchsso/clinch/kv"
+	"github.com/clinchsso/clinch/metrics"
+	"github.com/clinchsso/clinch/oidc"
+	"github.com/clinchsso/clinch/ui"
+	"github.com/clinchsso/clinch/web"
+)
+
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("clinch "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// app is the set of services over one open store, shared by the server and
+// by admin commands run without a server.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store *kv.Store
+	auth  *auth.Service
+	keys  *oidc.Keys
+}
+
+func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, error) {
+	log := cfg.Logger(logw)
+	generated, err := cfg.EnsureSecret()
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Warn("SECRET_KEY_BASE is not set: generated one and kept it in the data directory; back it up with your data, or set SECRET_KEY_BASE", "file", cfg.DataDir+"/secret_key_base")
+	}
+	secrets, err := auth.NewSecrets(cfg.SecretKeyBase)
+	if err != nil {
+		return nil, err
+	}
+	store, err := kv.Open(ctx, cfg.DataDir, kv.Options{Logger: log})
+	if err != nil {
+		if errors.Is(err, kv.ErrLocked) {
+			return nil, fmt.Errorf("%w (is another clinch serving it without its control socket?)", err)
+		}
+		return nil, err
+	}
+	svc, err := auth.New(auth.Config{Store: store, Secrets: secrets, Logger: log, BcryptCost: cfg.BcryptCost})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	keys, err := oidc.NewKeys(ctx, store, secrets, cfg.OIDCPrivateKey)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys}, nil
+}
+
+func (a *app) controlEnv() *control.Env {
+	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys}
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// serve runs the HTTP server and the control socket until ctx ends.
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := config.Load(os.LookupEnv, args, stderr)
+	var ue *config.UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch:", err)
+		return 1
+	}
+	a, err := openApp(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch:", err)
+		return 1
+	}
+	defer a.Close()
+	if err := a.serve(ctx); err != nil {
+		a.log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func (a *app) serve(ctx context.Context) error {
+	cfg, log := a.cfg, a.log
+	site := web.NewSite(cfg.Host, cfg.CookieDomain, cfg.ForceSSL)
+	m := metrics.New()
+	m.SetActiveSessions(func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, _ := a.auth.CountActiveSessions(ctx)
+		return float64(n)
+	})
+
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Site: site, Metrics: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+
+	pages, err := ui.New(ui.Config{
+		Auth: a.auth, Site: site, Logger: log, Metrics: m,
+		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo,
+	})
+	if err != nil {
+		return err
+	}
+	provider, err := oidc.New(oidc.Config{
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Keys: a.keys,
+		RenderError: pages.RenderError,
+	})
+	if err != nil {
+		return err
+	}
+	verifier.SetTokenLookup(provider)
+
+	mux := http.NewServeMux()
+	pages.Register(mux)
+	verifier.Register(mux)
+	provider.Register(mux)
+	mux.Handle("GET /metrics", m.Handler())
+
+	handler := web.Chain(mux,
+		web.RequestID,
+		web.Recover(log),
+		m.Middleware,
+		web.SecurityHeaders(site),
+		web.CSRF(site, append([]string{"/api/verify"}, oidc.CSRFExempt...)...),
+	)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	cln, err := control.Listen(cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ctl := &control.Server{Env: a.controlEnv(), Backup: a.store.Backup, Logger: log}
+	go ctl.Serve(ctx, cln)
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
+	if need, _ := a.auth.NeedsSetup(ctx); need {
+		log.Info("no users yet: open the first-run wizard to create the admin account", "url", site.URL("/signup"))
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	os.Remove(control.SocketPath(cfg.DataDir))
+	return err
+}
