@@ -387,7 +387,7 @@ func checkRedirectURI(raw string) (string, error) {
 }
 
 func fmtDur(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+	if d >= 48*time.Hour && d%(24*time.Hour) == 0 {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
 	s := d.String()

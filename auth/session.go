@@ -162,7 +162,7 @@ func (s *Service) TouchSession(ctx context.Context, id string, at time.Time) err
 			return nil
 		}
 		sess.LastActiveAt = at.UTC()
-		ttl := time.Until(sess.ExpiresAt)
+		ttl := sess.ExpiresAt.Sub(s.now())
 		if ttl <= 0 {
 			return nil
 		}

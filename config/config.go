@@ -26,7 +26,6 @@ type Config struct {
 	CookieDomain   string
 	SecretKeyBase  []byte // nil until LoadSecret
 	secretFromEnv  bool
-	secretFile     string
 	ForceSSL       bool
 	LogLevel       slog.Level
 	LogFormat      string // text | json

@@ -1,4 +1,498 @@
 package control
 
-// appCommands are the `clinch app ...` commands (ForwardAuth and OIDC apps).
-func appCommands() []Command { return nil }
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+)
+
+// AppJSON is the stable shape of an application in `--json` output. The
+// client secret appears only in the output of create and secret rotate.
+type AppJSON struct {
+	ID                     string             `json:"id"`
+	Name                   string             `json:"name"`
+	Slug                   string             `json:"slug"`
+	Type                   auth.AppType       `json:"type"`
+	Active                 bool               `json:"active"`
+	AllowedGroups          []string           `json:"allowed_groups"`
+	Claims                 json.RawMessage    `json:"claims"`
+	Metadata               map[string]string  `json:"metadata"`
+	Domain                 string             `json:"domain,omitempty"`
+	Headers                *auth.HeaderConfig `json:"headers,omitempty"`
+	ClientID               string             `json:"client_id,omitempty"`
+	ClientSecret           string             `json:"client_secret,omitempty"`
+	Public                 bool               `json:"public,omitempty"`
+	RedirectURIs           []string           `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris,omitempty"`
+	RequirePKCE            bool               `json:"require_pkce,omitempty"`
+	SkipConsent            bool               `json:"skip_consent,omitempty"`
+	AccessTokenTTL         string             `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL        string             `json:"refresh_token_ttl,omitempty"`
+	IDTokenTTL             string             `json:"id_token_ttl,omitempty"`
+	GrantTypes             []string           `json:"grant_types,omitempty"`
+	CreatedAt              time.Time          `json:"created_at"`
+	UpdatedAt              time.Time          `json:"updated_at"`
+}
+
+func appJSON(a *auth.App, secret string) AppJSON {
+	j := AppJSON{
+		ID: a.ID, Name: a.Name, Slug: a.Slug, Type: a.Type, Active: a.Active,
+		AllowedGroups: a.AllowedGroups, Claims: a.Claims, Metadata: a.Metadata,
+		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
+		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
+		RequirePKCE: a.RequirePKCE, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+	if j.AllowedGroups == nil {
+		j.AllowedGroups = []string{}
+	}
+	if len(j.Claims) == 0 {
+		j.Claims = json.RawMessage("{}")
+	}
+	if j.Metadata == nil {
+		j.Metadata = map[string]string{}
+	}
+	if a.Type == auth.AppForwardAuth {
+		h := a.EffectiveHeaders()
+		j.Headers = &h
+	}
+	if a.Type == auth.AppOIDC {
+		j.AccessTokenTTL = time.Duration(a.AccessTokenTTL).String()
+		j.RefreshTokenTTL = time.Duration(a.RefreshTokenTTL).String()
+		j.IDTokenTTL = time.Duration(a.IDTokenTTL).String()
+	}
+	return j
+}
+
+// APIKeyJSON is the stable shape of an API key; Key is set only by create.
+type APIKeyJSON struct {
+	ID         string     `json:"id"`
+	Prefix     string     `json:"prefix"`
+	Name       string     `json:"name"`
+	App        string     `json:"app"`
+	Owner      string     `json:"owner"` // email, or "" for the app itself
+	Key        string     `json:"key,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+func appCommands() []Command {
+	return []Command{
+		{Name: "app create", Summary: "--type forward_auth|oidc --name N [--slug S] [--domain PATTERN] [--group G]... [--header user=Remote-User]... [--redirect-uri URI]... [--public] [--json]", Run: appCreate},
+		{Name: "app list", Summary: "[--json]", Run: appList},
+		{Name: "app update", Summary: "--slug S [--name N] [--new-slug S] [--domain P] [--group G]... [--no-groups] [--header k=NAME]... [--active=false] [--json]", Run: appUpdate},
+		{Name: "app delete", Summary: "--slug S (also deletes its API keys)", Run: appDelete},
+		{Name: "app apikey create", Summary: "--slug S [--name N] [--owner EMAIL] [--expires 90d] [--json] (prints the key once)", Run: apiKeyCreate},
+		{Name: "app apikey list", Summary: "--slug S [--json]", Run: apiKeyList},
+		{Name: "app apikey revoke", Summary: "--slug S --id ID|PREFIX", Run: apiKeyRevoke},
+		{Name: "app secret rotate", Summary: "--slug S [--json] (prints the new client secret once)", Run: appSecretRotate},
+	}
+}
+
+// appFlags are the settings create and update share.
+type appFlags struct {
+	name, slug, domain, claims, clientID string
+	groups, headers, redirects, logouts  list
+	grants                               list
+	public, skipConsent, active          bool
+	accessTTL, refreshTTL, idTTL         string
+}
+
+func (f *appFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "display name")
+	fs.StringVar(&f.domain, "domain", "", "forward_auth: host or *.parent pattern")
+	fs.StringVar(&f.claims, "claims", "", "custom claims as a JSON object")
+	fs.Var(&f.groups, "group", "allowed group (repeatable; none = every active user)")
+	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
+	fs.Var(&f.redirects, "redirect-uri", "oidc: exact redirect URI (repeatable)")
+	fs.Var(&f.logouts, "post-logout-redirect-uri", "oidc: exact post-logout redirect URI (repeatable)")
+	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
+	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
+	fs.BoolVar(&f.skipConsent, "skip-consent", false, "oidc: do not ask users to consent")
+	fs.BoolVar(&f.active, "active", true, "whether the app admits anyone")
+	fs.StringVar(&f.accessTTL, "access-token-ttl", "", "oidc: 5m-24h (default 1h)")
+	fs.StringVar(&f.refreshTTL, "refresh-token-ttl", "", "oidc: 1d-90d (default 30d)")
+	fs.StringVar(&f.idTTL, "id-token-ttl", "", "oidc: 5m-24h (default 1h)")
+}
+
+// parseHeaders applies k=NAME pairs to base.
+func parseHeaders(base auth.HeaderConfig, pairs []string) (auth.HeaderConfig, error) {
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return base, usagef("--header wants key=NAME, like user=Remote-User; got %q", p)
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "user":
+			base.User = v
+		case "email":
+			base.Email = v
+		case "name":
+			base.Name = v
+		case "groups":
+			base.Groups = v
+		default:
+			return base, usagef("--header key must be user, email, name or groups; got %q", k)
+		}
+	}
+	return base, nil
+}
+
+// parseTTL reads a Go duration or a number of days ("90d"); "" is 0.
+func parseTTL(flagName, s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, usagef("--%s: %q is not a number of days", flagName, s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, usagef("--%s: %q is not a duration like 90d, 12h or 30m", flagName, s)
+	}
+	return v, nil
+}
+
+func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app create")
+	var f appFlags
+	f.register(fs)
+	typ := fs.String("type", "", "forward_auth or oidc (required)")
+	fs.StringVar(&f.slug, "slug", "", "URL-safe id (default: from the name)")
+	fs.StringVar(&f.clientID, "client-id", "", "oidc: client id (default: generated)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *typ == "" || f.name == "" {
+		return usagef("--type and --name are required")
+	}
+	in := auth.AppInput{
+		Name: f.name, Slug: f.slug, Type: auth.AppType(*typ), Active: &f.active,
+		AllowedGroups: f.groups, Claims: f.claims, Domain: f.domain,
+		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
+		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
+	}
+	if len(f.headers) > 0 {
+		h, err := parseHeaders(auth.DefaultHeaders(), f.headers)
+		if err != nil {
+			return err
+		}
+		in.Headers = &h
+	}
+	var err error
+	if in.AccessTokenTTL, err = parseTTL("access-token-ttl", f.accessTTL); err != nil {
+		return err
+	}
+	if in.RefreshTokenTTL, err = parseTTL("refresh-token-ttl", f.refreshTTL); err != nil {
+		return err
+	}
+	if in.IDTokenTTL, err = parseTTL("id-token-ttl", f.idTTL); err != nil {
+		return err
+	}
+	a, secret, err := env.Auth.CreateApp(ctx, in)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, appJSON(a, secret))
+	}
+	switch a.Type {
+	case auth.AppForwardAuth:
+		fmt.Fprintf(out, "created forward_auth app %s for %s\n", a.Slug, a.Domain)
+	default:
+		fmt.Fprintf(out, "created oidc app %s\nclient_id: %s\n", a.Slug, a.ClientID)
+		if secret != "" {
+			fmt.Fprintf(out, "client_secret: %s\n(shown once: store it now; `clinch app secret rotate` makes a new one)\n", secret)
+		}
+	}
+	return nil
+}
+
+func appList(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	apps, err := env.Auth.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		js := make([]AppJSON, 0, len(apps))
+		for _, a := range apps {
+			js = append(js, appJSON(a, ""))
+		}
+		return writeJSON(out, js)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tTYPE\tACTIVE\tDOMAIN / CLIENT ID\tGROUPS\tNAME")
+	for _, a := range apps {
+		where := a.Domain
+		if a.Type == auth.AppOIDC {
+			where = a.ClientID
+		}
+		groups := "(everyone)"
+		if len(a.AllowedGroups) > 0 {
+			groups = strings.Join(a.AllowedGroups, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", a.Slug, a.Type, a.Active, where, groups, a.Name)
+	}
+	return tw.Flush()
+}
+
+func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app update")
+	var f appFlags
+	f.register(fs)
+	fs.StringVar(&f.slug, "slug", "", "the app to change (required)")
+	newSlug := fs.String("new-slug", "", "rename the slug")
+	noGroups := fs.Bool("no-groups", false, "clear allowed groups (every active user)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if f.slug == "" {
+		return usagef("--slug is required")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["group"] && *noGroups {
+		return usagef("--group and --no-groups contradict each other")
+	}
+	ttls := map[string]time.Duration{}
+	for name, s := range map[string]string{"access-token-ttl": f.accessTTL, "refresh-token-ttl": f.refreshTTL, "id-token-ttl": f.idTTL} {
+		if set[name] {
+			d, err := parseTTL(name, s)
+			if err != nil {
+				return err
+			}
+			ttls[name] = d
+		}
+	}
+	a, err := env.Auth.UpdateApp(ctx, f.slug, func(a *auth.App) error {
+		if set["name"] {
+			a.Name = f.name
+		}
+		if set["new-slug"] {
+			a.Slug = *newSlug
+		}
+		if set["domain"] {
+			a.Domain = f.domain
+		}
+		if set["claims"] {
+			c, err := auth.NormalizeClaims(f.claims)
+			if err != nil {
+				return err
+			}
+			a.Claims = c
+		}
+		if set["group"] {
+			a.AllowedGroups = f.groups
+		}
+		if *noGroups {
+			a.AllowedGroups = nil
+		}
+		if set["header"] {
+			h, err := parseHeaders(a.EffectiveHeaders(), f.headers)
+			if err != nil {
+				return err
+			}
+			a.Headers = &h
+		}
+		if set["active"] {
+			a.Active = f.active
+		}
+		if set["redirect-uri"] {
+			a.RedirectURIs = f.redirects
+		}
+		if set["post-logout-redirect-uri"] {
+			a.PostLogoutRedirectURIs = f.logouts
+		}
+		if set["grant-type"] {
+			a.GrantTypes = f.grants
+		}
+		if set["skip-consent"] {
+			a.SkipConsent = f.skipConsent
+		}
+		if set["public"] {
+			a.Public = f.public
+		}
+		if d, ok := ttls["access-token-ttl"]; ok {
+			a.AccessTokenTTL = auth.Duration(d)
+		}
+		if d, ok := ttls["refresh-token-ttl"]; ok {
+			a.RefreshTokenTTL = auth.Duration(d)
+		}
+		if d, ok := ttls["id-token-ttl"]; ok {
+			a.IDTokenTTL = auth.Duration(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, appJSON(a, ""))
+	}
+	_, err = fmt.Fprintf(out, "updated app %s\n", a.Slug)
+	return err
+}
+
+func slugFlag(name string, args []string) (string, error) {
+	fs := newFlags(name)
+	slug := fs.String("slug", "", "the app's slug (required)")
+	if err := parse(fs, args); err != nil {
+		return "", err
+	}
+	if *slug == "" {
+		return "", usagef("--slug is required")
+	}
+	return *slug, nil
+}
+
+func appDelete(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	slug, err := slugFlag("app delete", args)
+	if err != nil {
+		return err
+	}
+	if err := env.Auth.DeleteApp(ctx, slug); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "deleted app %s and its API keys\n", slug)
+	return err
+}
+
+func appSecretRotate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app secret rotate")
+	slug := fs.String("slug", "", "the app's slug (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usagef("--slug is required")
+	}
+	secret, err := env.Auth.RotateAppSecret(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, map[string]string{"slug": *slug, "client_secret": secret})
+	}
+	_, err = fmt.Fprintf(out, "client_secret: %s\n(shown once; the old secret no longer works)\n", secret)
+	return err
+}
+
+func apiKeyJSON(k *auth.APIKey, slug, owner, token string) APIKeyJSON {
+	j := APIKeyJSON{ID: k.ID, Prefix: k.Prefix, Name: k.Name, App: slug, Owner: owner, Key: token, CreatedAt: k.CreatedAt}
+	if !k.ExpiresAt.IsZero() {
+		t := k.ExpiresAt
+		j.ExpiresAt = &t
+	}
+	if !k.LastUsedAt.IsZero() {
+		t := k.LastUsedAt
+		j.LastUsedAt = &t
+	}
+	return j
+}
+
+func apiKeyCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app apikey create")
+	slug := fs.String("slug", "", "the forward_auth app (required)")
+	name := fs.String("name", "", "what the key is for")
+	owner := fs.String("owner", "", "email of the user it acts as (default: the app itself)")
+	expires := fs.String("expires", "", "lifetime, like 90d or 12h (default: never)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usagef("--slug is required")
+	}
+	ttl, err := parseTTL("expires", *expires)
+	if err != nil {
+		return err
+	}
+	tok, k, err := env.Auth.CreateAPIKey(ctx, *slug, *owner, *name, ttl)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, apiKeyJSON(k, *slug, strings.ToLower(strings.TrimSpace(*owner)), tok))
+	}
+	fmt.Fprintf(out, "%s\n", tok)
+	fmt.Fprintf(out, "(API key %s for app %s, shown once: send it as \"Authorization: Bearer <key>\")\n", k.Prefix, *slug)
+	return nil
+}
+
+func apiKeyList(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app apikey list")
+	slug := fs.String("slug", "", "the app (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usagef("--slug is required")
+	}
+	keys, err := env.Auth.APIKeys(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	emails := map[string]string{}
+	if users, err := env.Auth.Users(ctx); err == nil {
+		for _, u := range users {
+			emails[u.ID] = u.Email
+		}
+	}
+	js := make([]APIKeyJSON, 0, len(keys))
+	for _, k := range keys {
+		js = append(js, apiKeyJSON(k, *slug, emails[k.UserID], ""))
+	}
+	if *asJSON {
+		return writeJSON(out, js)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tNAME\tOWNER\tCREATED\tEXPIRES\tLAST USED")
+	for _, k := range keys {
+		owner := emails[k.UserID]
+		if k.UserID == "" {
+			owner = "(app)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, dash(k.Name), dash(owner), ts(k.CreatedAt), ts(k.ExpiresAt), ts(k.LastUsedAt))
+	}
+	return tw.Flush()
+}
+
+func apiKeyRevoke(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("app apikey revoke")
+	slug := fs.String("slug", "", "the app (required)")
+	id := fs.String("id", "", "the key's id or listed prefix (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" || *id == "" {
+		return usagef("--slug and --id are required")
+	}
+	if err := env.Auth.RevokeAPIKey(ctx, *slug, *id); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "revoked API key %s of app %s\n", *id, *slug)
+	return err
+}

@@ -33,11 +33,12 @@ const (
 	PrefixOAuthCode       Prefix = "oauth/code/" // HMAC(code) → authorization code, TTL
 	PrefixOAuthAccess     Prefix = "oauth/access/"
 	PrefixOAuthRefresh    Prefix = "oauth/refresh/"
-	PrefixOAuthGrant      Prefix = "oauth/grant/"   // grant (code family) id → grant record, TTL
-	PrefixOAuthConsent    Prefix = "oauth/consent/" // user id/app id → consent
-	PrefixOAuthSubject    Prefix = "oauth/sub/"     // user id/app id → pairwise sub
-	PrefixOAuthSubjectRev Prefix = "idx/oauth/sub/" // app id/sub → user id
-	PrefixSigningKey      Prefix = "oauth/key/"     // key id → encrypted signing key
+	PrefixOAuthGrant      Prefix = "oauth/grant/"     // grant (code family) id → grant record, TTL
+	PrefixOAuthGrantToken Prefix = "idx/oauth/grant/" // grant id/a|r HMAC(token) → nothing, TTL
+	PrefixOAuthConsent    Prefix = "oauth/consent/"   // user id/app id → consent
+	PrefixOAuthSubject    Prefix = "oauth/sub/"       // user id/app id → pairwise sub
+	PrefixOAuthSubjectRev Prefix = "idx/oauth/sub/"   // app id/sub → user id
+	PrefixSigningKey      Prefix = "oauth/key/"       // key id → encrypted signing key
 	PrefixUserAppClaims   Prefix = "claims/userapp/"
 )
 

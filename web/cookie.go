@@ -31,7 +31,7 @@ type Site struct {
 // otherwise the registrable domain, so sibling subdomains share the session.
 func NewSite(host *url.URL, cookieDomain string, forceSSL bool) Site {
 	s := Site{Host: host, CookieDomain: strings.TrimPrefix(strings.ToLower(cookieDomain), ".")}
-	h := host.Hostname()
+	h := strings.ToLower(host.Hostname())
 	local := h == "localhost" || strings.HasSuffix(h, ".localhost") || net.ParseIP(h) != nil
 	s.Secure = host.Scheme == "https" || forceSSL || !local
 	if s.CookieDomain == "" && !local {

@@ -1,0 +1,132 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/control"
+	"github.com/clinchsso/clinch/kv/kvtest"
+)
+
+func appEnv(t *testing.T) *control.Env {
+	t.Helper()
+	sec, err := auth.NewSecrets([]byte(strings.Repeat("c", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := kvtest.Open(t)
+	svc, err := auth.New(auth.Config{Store: st, Secrets: sec, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &control.Env{Auth: svc, Store: st}
+}
+
+func run(t *testing.T, env *control.Env, args string) (string, string, int) {
+	t.Helper()
+	return control.Exec(context.Background(), env, strings.Fields(args))
+}
+
+func mustRun(t *testing.T, env *control.Env, args string) string {
+	t.Helper()
+	out, errOut, code := run(t, env, args)
+	if code != 0 {
+		t.Fatalf("clinch %s: exit %d: %s", args, code, errOut)
+	}
+	return out
+}
+
+func TestAppCommands_ForwardAuth(t *testing.T) {
+	env := appEnv(t)
+	mustRun(t, env, "group create --name staff")
+	out := mustRun(t, env, "app create --type forward_auth --name MeTube --domain metube.example.com --group staff --header email= --header user=X-User --json")
+	var a control.AppJSON
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Slug != "metube" || a.Domain != "metube.example.com" || a.Headers == nil || a.Headers.User != "X-User" || a.Headers.Email != "" || a.Headers.Groups != "Remote-Groups" {
+		t.Errorf("created %+v", a)
+	}
+	if a.ClientSecret != "" {
+		t.Error("forward_auth app printed a secret")
+	}
+	out = mustRun(t, env, "app list")
+	if !strings.Contains(out, "metube") || !strings.Contains(out, "staff") {
+		t.Errorf("list:\n%s", out)
+	}
+	out = mustRun(t, env, "app update --slug metube --domain *.media.example.com --no-groups --active=false --json")
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Domain != "*.media.example.com" || len(a.AllowedGroups) != 0 || a.Active {
+		t.Errorf("updated %+v", a)
+	}
+
+	// API keys: printed once, listed by prefix, revoked by prefix.
+	out = mustRun(t, env, "app apikey create --slug metube --name ci --expires 90d --json")
+	var k control.APIKeyJSON
+	if err := json.Unmarshal([]byte(out), &k); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(k.Key, auth.PrefixAPIKey) || k.ExpiresAt == nil || k.Owner != "" {
+		t.Errorf("key %+v", k)
+	}
+	out = mustRun(t, env, "app apikey list --slug metube")
+	if !strings.Contains(out, k.Prefix) || strings.Contains(out, k.Key) {
+		t.Errorf("key list:\n%s", out)
+	}
+	mustRun(t, env, "app apikey revoke --slug metube --id "+k.Prefix)
+	if out := mustRun(t, env, "app apikey list --slug metube --json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("after revoke: %s", out)
+	}
+	mustRun(t, env, "app delete --slug metube")
+	if out := mustRun(t, env, "app list --json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("after delete: %s", out)
+	}
+}
+
+func TestAppCommands_OIDC(t *testing.T) {
+	env := appEnv(t)
+	out := mustRun(t, env, "app create --type oidc --name Grafana --redirect-uri https://grafana.example.com/cb --refresh-token-ttl 7d")
+	if !strings.Contains(out, "client_secret: "+auth.PrefixClientSecret) {
+		t.Errorf("create:\n%s", out)
+	}
+	out = mustRun(t, env, "app secret rotate --slug grafana --json")
+	var r map[string]string
+	if err := json.Unmarshal([]byte(out), &r); err != nil || !strings.HasPrefix(r["client_secret"], auth.PrefixClientSecret) {
+		t.Errorf("rotate: %s", out)
+	}
+	out = mustRun(t, env, "app list --json")
+	if strings.Contains(out, r["client_secret"]) || strings.Contains(out, "secret_hash") || !strings.Contains(out, `"refresh_token_ttl": "168h0m0s"`) {
+		t.Errorf("list shows secret material or wrong ttl:\n%s", out)
+	}
+}
+
+func TestAppCommands_Errors(t *testing.T) {
+	env := appEnv(t)
+	tests := []struct {
+		args string
+		code int
+		msg  string
+	}{
+		{"app create --name x", 2, "--type and --name are required"},
+		{"app create --type forward_auth --name x", 1, "domain is required"},
+		{"app create --type forward_auth --name x --domain a.example.com --group ghosts", 1, "does not exist"},
+		{"app create --type forward_auth --name x --domain a.example.com --header who=X", 2, "--header key"},
+		{"app create --type oidc --name x --redirect-uri https://a.example.com/cb --access-token-ttl 1m", 1, "access_token_ttl must be between 5m and 24h"},
+		{"app apikey create --slug nope", 1, "not found"},
+		{"app apikey create --slug x --expires soon", 2, "--expires"},
+		{"app delete", 2, "--slug is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			_, errOut, code := run(t, env, tt.args)
+			if code != tt.code || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("exit %d %q; want %d containing %q", code, errOut, tt.code, tt.msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,248 @@
+package forward
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+)
+
+// credKind is what a cached credential is.
+type credKind uint8
+
+const (
+	credSession credKind = iota + 1
+	credAPIKey
+	credAccessToken
+)
+
+// cred is a credential that was valid when it was read from the store. It
+// lives in the cache under the HMAC of its token until it expires or a
+// change evicts it.
+type cred struct {
+	kind    credKind
+	id      string // session id, API key id or access token hash (the cache key)
+	userID  string // "" for a service identity
+	appID   string // API keys: the app the key is bound to
+	service string // access tokens without a user: the client's name for Remote-User
+	// audience lists the app slugs an access token may be used at.
+	audience []string
+	expires  time.Time
+	// lastTouch is when activity was last recorded (unix nanoseconds), so
+	// the write happens at most once a minute per credential.
+	lastTouch atomic.Int64
+}
+
+func (c *cred) valid(now time.Time) bool { return c.expires.IsZero() || now.Before(c.expires) }
+
+// identity is what /api/verify needs of a user, with header values already
+// sanitised so the hot path only copies strings.
+type identity struct {
+	id     string
+	active bool
+	groups []string // names, sorted
+	// Header values, each a ready []string so a response allocates none.
+	login  []string // Remote-User
+	email  []string // Remote-Email
+	name   []string // Remote-Name
+	groupH []string // Remote-Groups
+}
+
+func newIdentity(u *auth.User, groups []*auth.Group) *identity {
+	id := &identity{
+		id:     u.ID,
+		active: u.Status == auth.StatusActive,
+		login:  []string{headerValue(u.Login())},
+		email:  []string{headerValue(u.Email)},
+		name:   []string{headerValue(u.Name())},
+	}
+	var b strings.Builder
+	for _, g := range groups {
+		id.groups = append(id.groups, g.Name)
+		n := strings.ReplaceAll(headerValue(g.Name), ",", "")
+		if n == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(n)
+	}
+	id.groupH = []string{b.String()}
+	return id
+}
+
+// headerValue drops what cannot go in a header value: CR, LF, NUL and the
+// other control characters, and trims spaces at the ends.
+func headerValue(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		s = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return strings.TrimSpace(s)
+}
+
+// maxCreds bounds the cache; past it, expired entries are swept and, if
+// that is not enough, everything is dropped (it refills from the store).
+const maxCreds = 100_000
+
+// cache holds credentials and identities read from the store. Every change
+// the auth service announces evicts what it touches and bumps gen; a value
+// read from the store is only inserted when gen has not moved since the read
+// began, so a read that raced with a revocation can never be cached.
+type cache struct {
+	mu     sync.RWMutex
+	gen    uint64
+	creds  map[string]*cred
+	users  map[string]*identity
+	byUser map[string]map[string]struct{} // user id → cred keys
+}
+
+func newCache() *cache {
+	return &cache{
+		creds:  map[string]*cred{},
+		users:  map[string]*identity{},
+		byUser: map[string]map[string]struct{}{},
+	}
+}
+
+func (c *cache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// get returns the credential and, when it has a user, the user's identity
+// (nil when not cached).
+func (c *cache) get(key string) (*cred, *identity) {
+	c.mu.RLock()
+	cr := c.creds[key]
+	var id *identity
+	if cr != nil && cr.userID != "" {
+		id = c.users[cr.userID]
+	}
+	c.mu.RUnlock()
+	return cr, id
+}
+
+func (c *cache) user(id string) *identity {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.users[id]
+}
+
+// put caches a credential read at generation gen, unless something changed
+// since.
+func (c *cache) put(gen uint64, cr *cred, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.creds) >= maxCreds {
+		c.sweep(now)
+	}
+	c.creds[cr.id] = cr
+	if cr.userID != "" {
+		set := c.byUser[cr.userID]
+		if set == nil {
+			set = map[string]struct{}{}
+			c.byUser[cr.userID] = set
+		}
+		set[cr.id] = struct{}{}
+	}
+}
+
+func (c *cache) putUser(gen uint64, id *identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.users[id.id] = id
+	}
+}
+
+func (c *cache) sweep(now time.Time) {
+	for k, cr := range c.creds {
+		if !cr.valid(now) {
+			c.dropLocked(k)
+		}
+	}
+	if len(c.creds) >= maxCreds {
+		c.creds = map[string]*cred{}
+		c.byUser = map[string]map[string]struct{}{}
+	}
+}
+
+// drop removes one credential that turned out expired or gone.
+func (c *cache) drop(key string) {
+	c.mu.Lock()
+	c.dropLocked(key)
+	c.mu.Unlock()
+}
+
+func (c *cache) dropLocked(key string) {
+	cr := c.creds[key]
+	if cr == nil {
+		return
+	}
+	delete(c.creds, key)
+	if set := c.byUser[cr.userID]; set != nil {
+		delete(set, key)
+		if len(set) == 0 {
+			delete(c.byUser, cr.userID)
+		}
+	}
+}
+
+// evict applies one announced change. It never calls back into the auth
+// service (Subscribe forbids it).
+func (c *cache) evict(ch auth.Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	switch ch.Kind {
+	case auth.ChangeSession:
+		c.dropLocked(ch.SessionID)
+	case auth.ChangeAPIKey:
+		c.dropLocked(ch.KeyID)
+	case auth.ChangeToken:
+		switch {
+		case ch.TokenHash != "":
+			c.dropLocked(ch.TokenHash)
+		default:
+			// "Some tokens" (of a user, or of everyone): drop every
+			// cached access token that could be among them.
+			for k, cr := range c.creds {
+				if cr.kind == credAccessToken && (ch.UserID == "" || cr.userID == ch.UserID) {
+					c.dropLocked(k)
+				}
+			}
+		}
+	case auth.ChangeUser:
+		// Status, password (which ends sessions), membership, deletion:
+		// the user's projection and every credential of theirs go, and
+		// are read again (or found gone) on the next request.
+		delete(c.users, ch.UserID)
+		for k := range c.byUser[ch.UserID] {
+			delete(c.creds, k)
+		}
+		delete(c.byUser, ch.UserID)
+	case auth.ChangeGroups:
+		clear(c.users)
+	case auth.ChangeApps:
+		// The host table has its own generation; credentials stay.
+	}
+}

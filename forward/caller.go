@@ -1,0 +1,228 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/web"
+)
+
+// faParam is the query parameter that carries an fa_token.
+const faParam = "fa_token"
+
+// resolve finds who is asking; the first credential present wins:
+//
+//  1. an fa_token in the proxied URL's query or in /api/verify's own (a
+//     token for another host, or a used one, is skipped and not consumed),
+//  2. Authorization: Bearer — an API key or an OIDC access token; a bearer
+//     that is not valid is final (401), it never falls back to the cookie,
+//  3. the clinch_session cookie.
+//
+// An unknown credential leaves no trace: nothing is cached or written.
+func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Caller, error) {
+	now := v.auth.Now()
+	for _, raw := range [2]string{t.URL.RawQuery, r.URL.RawQuery} {
+		if !strings.Contains(raw, faParam) {
+			continue
+		}
+		for _, tok := range faTokens(raw) {
+			sid, err := v.consumeFAToken(ctx, tok, t.Host, now)
+			if err != nil {
+				return Caller{}, err
+			}
+			if sid == "" {
+				continue
+			}
+			c, err := v.session(ctx, sid, now)
+			if err != nil || c.cred != nil {
+				c.via = viaFAToken
+				return c, err
+			}
+		}
+	}
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return v.bearer(ctx, strings.TrimSpace(tok), now)
+		}
+	}
+	if tok := sessionCookie(r.Header); auth.HasPrefix(tok, auth.PrefixSessionToken) {
+		return v.session(ctx, v.auth.Secrets().Hash(tok), now)
+	}
+	return Caller{}, nil
+}
+
+// sessionCookie finds the clinch_session cookie without parsing every
+// other cookie the browser sends for the app's domain (r.Cookie would
+// allocate them all on each verify request).
+func sessionCookie(h http.Header) string {
+	const name = web.SessionCookie + "="
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if v, ok := strings.CutPrefix(part, name); ok {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// faTokens returns the fa_token values in a raw query.
+func faTokens(raw string) []string {
+	var out []string
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if val, ok := strings.CutPrefix(part, faParam+"="); ok {
+			if v, err := url.QueryUnescape(val); err == nil && auth.HasPrefix(v, auth.PrefixFAToken) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// session resolves a session by id (its token's hash), from the cache or
+// the store.
+func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Caller, error) {
+	c := Caller{via: viaSession}
+	cr, user := v.cache.get(id)
+	if cr != nil && cr.kind == credSession {
+		if !cr.valid(now) {
+			v.cache.drop(id)
+			return Caller{}, nil
+		}
+	} else {
+		gen := v.cache.generation()
+		sess, err := v.auth.SessionByID(ctx, id)
+		if errors.Is(err, auth.ErrNotFound) {
+			return Caller{}, nil
+		}
+		if err != nil {
+			return Caller{}, err
+		}
+		cr = &cred{kind: credSession, id: sess.ID, userID: sess.UserID, expires: sess.ExpiresAt}
+		cr.lastTouch.Store(sess.LastActiveAt.UnixNano())
+		v.cache.put(gen, cr, now)
+		user = nil
+	}
+	if user == nil {
+		var err error
+		if user, err = v.identity(ctx, cr.userID); err != nil || user == nil {
+			return Caller{}, err
+		}
+	}
+	v.touched(cr, now)
+	c.cred, c.user = cr, user
+	return c, nil
+}
+
+// identity returns the user's projection, reading it when not cached. A
+// user who is gone is nil.
+func (v *Verifier) identity(ctx context.Context, userID string) (*identity, error) {
+	if id := v.cache.user(userID); id != nil {
+		return id, nil
+	}
+	gen := v.cache.generation()
+	u, err := v.auth.User(ctx, userID)
+	if errors.Is(err, auth.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	groups, err := v.auth.UserGroups(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	id := newIdentity(u, groups)
+	v.cache.putUser(gen, id)
+	return id, nil
+}
+
+// bearer resolves an API key or an OIDC access token. Whatever it returns
+// is viaBearer: an invalid token is a Caller without cred.
+func (v *Verifier) bearer(ctx context.Context, tok string, now time.Time) (Caller, error) {
+	c := Caller{via: viaBearer}
+	if tok == "" || len(tok) > 4096 {
+		return c, nil
+	}
+	key := v.auth.Secrets().Hash(tok)
+	cr, user := v.cache.get(key)
+	if cr != nil && (cr.kind == credAPIKey || cr.kind == credAccessToken) {
+		if !cr.valid(now) {
+			v.cache.drop(key)
+			return c, nil
+		}
+	} else {
+		gen := v.cache.generation()
+		var err error
+		if auth.HasPrefix(tok, auth.PrefixAPIKey) {
+			cr, err = v.apiKey(ctx, tok)
+		} else {
+			cr, err = v.accessToken(ctx, tok, key)
+		}
+		if err != nil || cr == nil {
+			return c, err
+		}
+		v.cache.put(gen, cr, now)
+		user = nil
+	}
+	if cr.userID != "" && user == nil {
+		var err error
+		if user, err = v.identity(ctx, cr.userID); err != nil {
+			return c, err
+		}
+		if user == nil {
+			return c, nil
+		}
+	}
+	v.touched(cr, now)
+	c.cred, c.user = cr, user
+	return c, nil
+}
+
+func (v *Verifier) apiKey(ctx context.Context, tok string) (*cred, error) {
+	k, err := v.auth.APIKeyByToken(ctx, tok)
+	if errors.Is(err, auth.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cr := &cred{kind: credAPIKey, id: k.ID, userID: k.UserID, appID: k.AppID, expires: k.ExpiresAt}
+	cr.lastTouch.Store(k.LastUsedAt.UnixNano())
+	return cr, nil
+}
+
+func (v *Verifier) accessToken(ctx context.Context, tok, key string) (*cred, error) {
+	lp := v.tokens.Load()
+	if lp == nil {
+		return nil, nil
+	}
+	p, err := (*lp).LookupAccessToken(ctx, tok)
+	if err != nil {
+		if !errors.Is(err, auth.ErrNotFound) {
+			// Fail closed, but say why: the token store is not answering.
+			v.log.Warn("verify: access token lookup", "err", err)
+		}
+		return nil, nil
+	}
+	if p == nil || p.ExpiresAt.IsZero() {
+		return nil, nil
+	}
+	return &cred{
+		kind: credAccessToken, id: key, userID: p.UserID, service: headerValue(p.Service),
+		audience: append([]string(nil), p.Audience...), expires: p.ExpiresAt,
+	}, nil
+}

@@ -1,0 +1,134 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/kv"
+)
+
+// FATokenTTL is how long an fa_token may wait for its first request.
+const FATokenTTL = 60 * time.Second
+
+// faRecord is what the store keeps for an fa_token, under its HMAC.
+type faRecord struct {
+	SessionID string    `json:"sid"`
+	UserID    string    `json:"uid"`
+	Host      string    `json:"host"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// errHostMismatch aborts the consuming transaction, so a token presented
+// at the wrong host stays usable at the right one.
+var errHostMismatch = errors.New("forward: fa_token for another host")
+
+// ReturnTo decides where sign-in sends a browser whose return URL is on a
+// host other than CLINCH_HOST. u must already be a clean absolute URL
+// (web.ParseReturnURL). Only a host covered by an active forward_auth app
+// is followed, and the URL comes back with a fresh fa_token appended: one
+// use, 60 seconds, valid only at that host. Any other host is refused, so
+// sign-in is never an open redirect. When Clinch runs on https, plain-http
+// return URLs are refused too: the token would cross the network in clear.
+func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool) {
+	if u == nil || sess == nil || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	if scheme == "http" && v.site.Host.Scheme == "https" {
+		return "", false
+	}
+	host, ok := splitHostPort(strings.ToLower(u.Host))
+	if !ok {
+		return "", false
+	}
+	tbl, err := v.table(ctx)
+	if err != nil {
+		v.log.Error("return url: load apps", "err", err)
+		return "", false
+	}
+	app := tbl.match(host)
+	if app == nil || !app.Active {
+		return "", false
+	}
+	tok, hash := v.auth.Secrets().NewToken(auth.PrefixFAToken)
+	rec := faRecord{SessionID: sess.ID, UserID: sess.UserID, Host: host, ExpiresAt: v.auth.Now().Add(FATokenTTL)}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", false
+	}
+	err = v.auth.Store().Update(ctx, func(t *kv.Txn) error {
+		return t.Set(kv.PrefixFAToken.Key(hash), b, FATokenTTL)
+	})
+	if err != nil {
+		v.log.Error("return url: store fa_token", "err", err)
+		return "", false
+	}
+	out := withoutFAToken(u)
+	out.Scheme = scheme
+	out.Host = strings.ToLower(u.Host)
+	if out.RawQuery != "" {
+		out.RawQuery += "&"
+	}
+	out.RawQuery += faParam + "=" + tok
+	return out.String(), true
+}
+
+// consumeFAToken uses up an fa_token presented at host and returns its
+// session id, or "" when it is unknown, used, expired or for another host
+// (which leaves it in place).
+func (v *Verifier) consumeFAToken(ctx context.Context, tok, host string, now time.Time) (string, error) {
+	key := kv.PrefixFAToken.Key(v.auth.Secrets().Hash(tok))
+	var rec faRecord
+	err := v.auth.Store().Update(ctx, func(t *kv.Txn) error {
+		b, err := t.Get(key)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return t.Delete(key)
+		}
+		if rec.Host != host {
+			return errHostMismatch
+		}
+		return t.Delete(key)
+	})
+	switch {
+	case errors.Is(err, kv.ErrNotFound), errors.Is(err, errHostMismatch):
+		return "", nil
+	case err != nil:
+		return "", err
+	case rec.Host != host || !now.Before(rec.ExpiresAt):
+		return "", nil
+	}
+	return rec.SessionID, nil
+}
+
+// withoutFAToken copies u without any fa_token parameter, keeping the rest
+// of the query byte for byte.
+func withoutFAToken(u *url.URL) *url.URL {
+	out := *u
+	out.User = nil
+	if !strings.Contains(u.RawQuery, faParam) {
+		return &out
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p == faParam || strings.HasPrefix(p, faParam+"=") {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	out.RawQuery = strings.Join(kept, "&")
+	return &out
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

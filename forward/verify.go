@@ -1,0 +1,436 @@
+// Package forward answers reverse proxies' ForwardAuth questions on
+// /api/verify: Caddy's forward_auth, Traefik's forwardAuth and nginx's
+// auth_request ask, for every request to a protected app, whether to let it
+// through and as whom.
+//
+// A verify request is answered in four steps, each its own piece: the
+// Target (where the proxied request goes, from the proxy's headers), the
+// app (the host matched against forward_auth apps, compiled in memory), the
+// Caller (fa_token, then a bearer API key or access token, then the session
+// cookie), and decide, a pure function. The credentials and users behind a
+// decision are cached in memory by token hash and evicted the moment the
+// auth service announces a change, so a revoked session is refused on the
+// very next request and a cached hit reads nothing from the store.
+//
+// Cookies: /api/verify never sets one. After sign-in the browser holds the
+// clinch_session cookie for CLINCH_COOKIE_DOMAIN (by default the registrable
+// domain of CLINCH_HOST), which covers every app host under it; the fa_token
+// appended to the return URL only lets the first request through before the
+// browser sends that cookie. A proxy also drops the verify answer's
+// Set-Cookie on success (Caddy and Traefik copy only the named headers), so
+// an app outside the cookie domain would sign the user in on every visit:
+// put protected apps under Clinch's cookie domain, as Authelia requires.
+package forward
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/metrics"
+	"github.com/clinchsso/clinch/web"
+)
+
+// Path is where proxies send their questions.
+const Path = "/api/verify"
+
+// Principal is what an OIDC access token stands for.
+type Principal struct {
+	// UserID is the user the token acts for; "" for a service identity
+	// (client_credentials).
+	UserID string
+	// Service names a service identity in Remote-User: the client's slug.
+	Service string
+	// Audience lists the forward_auth app slugs the token may be used at.
+	// A token is refused at any app not listed, so one client's tokens
+	// cannot be replayed at another app.
+	Audience []string
+	// ExpiresAt is when the token stops working.
+	ExpiresAt time.Time
+}
+
+// TokenLookup resolves OIDC access tokens; the oidc package implements it.
+// LookupAccessToken returns an error wrapping auth.ErrNotFound for a token
+// that is unknown, expired or revoked. Revocations must be announced with
+// auth.Change{Kind: auth.ChangeToken, TokenHash: Secrets.Hash(token)} (or
+// with UserID and no TokenHash for all of a user's tokens).
+type TokenLookup interface {
+	LookupAccessToken(ctx context.Context, token string) (*Principal, error)
+}
+
+// Config wires a Verifier.
+type Config struct {
+	Auth *auth.Service
+	Site web.Site
+	// Metrics may be nil (tests); the collectors are then not exported.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Tokens resolves OIDC access tokens; nil refuses every bearer token
+	// that is not an API key. SetTokenLookup can set it later.
+	Tokens TokenLookup
+}
+
+// touchEvery is how often activity on one credential is written.
+const touchEvery = time.Minute
+
+// Verifier is the /api/verify handler.
+type Verifier struct {
+	auth   *auth.Service
+	site   web.Site
+	log    *slog.Logger
+	m      *verifyMetrics
+	tokens atomic.Pointer[TokenLookup]
+	cache  *cache
+	page   *template.Template
+
+	appsGen atomic.Uint64
+	apps    atomic.Pointer[appTable]
+	appsMu  sync.Mutex // one rebuild at a time
+
+	touches chan touch
+	stop    chan struct{}
+	done    chan struct{}
+	closeMu sync.Once
+}
+
+type touch struct {
+	kind credKind
+	id   string
+	at   time.Time
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// New returns a Verifier and starts its background writer; Close stops it.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Auth == nil || cfg.Site.Host == nil {
+		return nil, errors.New("forward: Auth and Site are required")
+	}
+	page, err := template.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("forward: templates: %w", err)
+	}
+	var reg prometheus.Registerer = prometheus.NewRegistry()
+	if cfg.Metrics != nil {
+		reg = cfg.Metrics.Registry
+	}
+	m, err := newVerifyMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, m: m,
+		cache: newCache(), page: page,
+		touches: make(chan touch, 1024),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tokens != nil {
+		v.SetTokenLookup(cfg.Tokens)
+	}
+	// Generation 1 is "never built": the first request builds the table.
+	v.appsGen.Store(1)
+	cfg.Auth.Subscribe(v.onChange)
+	go v.writer()
+	return v, nil
+}
+
+// SetTokenLookup sets the OIDC access token resolver (the oidc provider,
+// built after the Verifier). nil turns access tokens off.
+func (v *Verifier) SetTokenLookup(l TokenLookup) {
+	// Tokens the old resolver vouched for are not the new one's.
+	defer v.cache.evict(auth.Change{Kind: auth.ChangeToken})
+	if l == nil {
+		v.tokens.Store(nil)
+		return
+	}
+	v.tokens.Store(&l)
+}
+
+// Register mounts /api/verify for every method a proxy may use: Caddy and
+// Traefik ask with GET, nginx's subrequest may carry the original method.
+// (A method-less pattern would conflict with the pages' "GET /".)
+func (v *Verifier) Register(mux *http.ServeMux) {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"} {
+		mux.Handle(m+" "+Path, v)
+	}
+}
+
+// Close stops the background writer after writing what it holds.
+func (v *Verifier) Close() error {
+	v.closeMu.Do(func() {
+		close(v.stop)
+		<-v.done
+	})
+	return nil
+}
+
+func (v *Verifier) onChange(c auth.Change) {
+	if c.Kind == auth.ChangeApps {
+		v.appsGen.Add(1)
+		return
+	}
+	v.cache.evict(c)
+}
+
+// table returns the compiled apps, rebuilding them after a change.
+func (v *Verifier) table(ctx context.Context) (*appTable, error) {
+	gen := v.appsGen.Load()
+	if t := v.apps.Load(); t != nil && t.gen == gen {
+		return t, nil
+	}
+	v.appsMu.Lock()
+	defer v.appsMu.Unlock()
+	gen = v.appsGen.Load()
+	if t := v.apps.Load(); t != nil && t.gen == gen {
+		return t, nil
+	}
+	apps, err := v.auth.Apps(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("forward: load apps: %w", err)
+	}
+	t := compileApps(gen, apps)
+	// A change during the read bumped appsGen; the table is then stale on
+	// arrival and the next request rebuilds it.
+	v.apps.Store(t)
+	return t, nil
+}
+
+// ServeHTTP answers one verify request.
+func (v *Verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	o := v.serve(w, r)
+	v.m.observe(o, time.Since(start))
+}
+
+func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
+	h := w.Header()
+	// The answer is about one user and one request; no cache may keep it.
+	h["Cache-Control"] = noStore
+	t, err := ParseTarget(r.Header)
+	if err != nil {
+		v.log.Debug("verify: bad target", "reason", err.Error())
+		plain(w, http.StatusBadRequest, "clinch /api/verify: "+err.Error()+"\n")
+		return outBadRequest
+	}
+	ctx := r.Context()
+	tbl, err := v.table(ctx)
+	if err != nil {
+		return v.fail(w, err)
+	}
+	app := tbl.match(t.Host)
+	if app == nil || !app.Active {
+		v.log.Debug("verify: no active app for host", "host", t.Host)
+		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
+		return outNoApp
+	}
+	c, err := v.resolve(ctx, r, t)
+	if err != nil {
+		return v.fail(w, err)
+	}
+	o := decide(app, c)
+	switch o {
+	case outAllowed:
+		v.allow(h, app, c)
+		w.WriteHeader(http.StatusOK)
+	case outSignIn:
+		v.signIn(w, r, t)
+	case outBadToken:
+		h["Www-Authenticate"] = bearerInvalid
+		plain(w, http.StatusUnauthorized, "invalid or expired bearer token\n")
+	case outForbidden:
+		v.forbidden(w, r, "You do not have permission for "+app.Name+".")
+	case outNoApp:
+		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
+	}
+	if o != outAllowed {
+		v.log.Debug("verify: refused", "app", app.Slug, "outcome", o.String())
+	}
+	return o
+}
+
+var (
+	noStore       = []string{"no-store"}
+	bearerInvalid = []string{`Bearer realm="clinch", error="invalid_token"`}
+	textPlain     = []string{"text/plain; charset=utf-8"}
+	nosniff       = []string{"nosniff"}
+	emptyValue    = []string{""}
+)
+
+func plain(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["X-Content-Type-Options"] = nosniff
+	w.WriteHeader(status)
+	w.Write([]byte(msg))
+}
+
+func (v *Verifier) fail(w http.ResponseWriter, err error) outcome {
+	v.log.Error("verify failed", "err", err)
+	plain(w, http.StatusInternalServerError, "clinch could not check this request\n")
+	return outError
+}
+
+// allow writes the identity headers the app asked for. Nothing of the
+// incoming request is reflected: each value comes from the store, already
+// stripped of control characters.
+func (v *Verifier) allow(h http.Header, app *fwdApp, c Caller) {
+	// Every configured header is sent, empty when there is nothing to say,
+	// so the proxy overwrites whatever the client sent under that name
+	// (Caddy 2.6 would otherwise pass its unexpanded placeholder on).
+	set := func(name string, val []string) {
+		if name != "" {
+			h[name] = val
+		}
+	}
+	if c.user == nil {
+		// A service identity: the app itself (API key) or the client
+		// (access token) is the principal, with no email.
+		svc := []string{app.slug}
+		if c.cred != nil && c.cred.kind == credAccessToken && c.cred.service != "" {
+			svc = []string{c.cred.service}
+		}
+		set(app.hUser, svc)
+		set(app.hEmail, emptyValue)
+		set(app.hName, svc)
+		set(app.hGroups, emptyValue)
+		return
+	}
+	set(app.hUser, c.user.login)
+	set(app.hEmail, c.user.email)
+	set(app.hName, c.user.name)
+	set(app.hGroups, c.user.groupH)
+}
+
+// signIn sends a caller who is not signed in to the sign-in page: browsers
+// navigate there, API clients get 401, and nginx (which passes no redirect
+// from auth_request) gets 401 with the address in Location for its
+// `error_page 401 =302 $target` line.
+func (v *Verifier) signIn(w http.ResponseWriter, r *http.Request, t Target) {
+	loc := v.site.URL("/signin?rd=" + urlQueryEscape(withoutFAToken(t.URL).String()))
+	h := w.Header()
+	switch {
+	case t.Flavour == Nginx:
+		h["Location"] = []string{loc}
+		plain(w, http.StatusUnauthorized, "sign in at "+loc+"\n")
+	case wantsHTML(r):
+		h["Location"] = []string{loc}
+		status := http.StatusFound
+		if t.Method != http.MethodGet && t.Method != http.MethodHead {
+			status = http.StatusSeeOther
+		}
+		w.WriteHeader(status)
+	default:
+		plain(w, http.StatusUnauthorized, "sign in required\n")
+	}
+}
+
+// wantsHTML reports whether the request is a browser navigation: its
+// Accept names text/html (fetch and curl send */*), it is not marked as
+// XHR, and Sec-Fetch-Mode, when sent, is "navigate".
+func wantsHTML(r *http.Request) bool {
+	if r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" && m != "navigate" {
+		return false
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+		if mt != "text/html" && mt != "application/xhtml+xml" {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q="); ok && strings.Trim(q, "0.") == "" {
+			continue // q=0: explicitly not acceptable
+		}
+		return true
+	}
+	return false
+}
+
+// forbidden answers 403: a short page for browsers, a line for others.
+func (v *Verifier) forbidden(w http.ResponseWriter, r *http.Request, msg string) {
+	if !wantsHTML(r) {
+		plain(w, http.StatusForbidden, msg+"\n")
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"text/html; charset=utf-8"}
+	h["X-Content-Type-Options"] = nosniff
+	h["Content-Security-Policy"] = []string{"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"}
+	w.WriteHeader(http.StatusForbidden)
+	if err := v.page.ExecuteTemplate(w, "forbidden.html", map[string]string{"Message": msg, "Home": v.site.URL("/")}); err != nil {
+		v.log.Warn("verify: render 403", "err", err)
+	}
+}
+
+// writer records activity in the background, so no request waits for a
+// store write.
+func (v *Verifier) writer() {
+	defer close(v.done)
+	for {
+		select {
+		case t := <-v.touches:
+			v.write(t)
+		case <-v.stop:
+			for {
+				select {
+				case t := <-v.touches:
+					v.write(t)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (v *Verifier) write(t touch) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	switch t.kind {
+	case credSession:
+		err = v.auth.TouchSession(ctx, t.id, t.at)
+	case credAPIKey:
+		err = v.auth.TouchAPIKey(ctx, t.id, t.at)
+	}
+	if err != nil && !errors.Is(err, auth.ErrNotFound) {
+		v.log.Warn("verify: record activity", "err", err)
+	}
+}
+
+// touched queues an activity write when the credential has not had one for
+// a minute. A full queue drops it; a later request will try again.
+func (v *Verifier) touched(cr *cred, now time.Time) {
+	if cr.kind == credAccessToken {
+		return
+	}
+	last := cr.lastTouch.Load()
+	n := now.UnixNano()
+	if n-last < int64(touchEvery) || !cr.lastTouch.CompareAndSwap(last, n) {
+		return
+	}
+	select {
+	case v.touches <- touch{kind: cr.kind, id: cr.id, at: now}:
+	default:
+		cr.lastTouch.Store(last)
+	}
+}

@@ -1,0 +1,463 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/forward"
+	"github.com/clinchsso/clinch/kv"
+	"github.com/clinchsso/clinch/web"
+)
+
+// discoveryDocument is OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 in
+// one: it lists exactly what this package implements.
+func (p *Provider) discoveryDocument() ([]byte, error) {
+	claims := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
+		"name", "preferred_username", "email", "email_verified", "groups"}
+	doc := map[string]any{
+		"issuer":                                         p.issuer,
+		"authorization_endpoint":                         p.site.URL(PathAuthorize),
+		"token_endpoint":                                 p.site.URL(PathToken),
+		"userinfo_endpoint":                              p.site.URL(PathUserinfo),
+		"jwks_uri":                                       p.site.URL(PathJWKS),
+		"revocation_endpoint":                            p.site.URL(PathRevoke),
+		"introspection_endpoint":                         p.site.URL(PathIntrospect),
+		"end_session_endpoint":                           p.site.URL(PathEndSession),
+		"scopes_supported":                               supportedScopes,
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{auth.GrantAuthorizationCode, auth.GrantRefreshToken, auth.GrantClientCredentials},
+		"subject_types_supported":                        []string{"pairwise"},
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"token_endpoint_auth_methods_supported":          []string{authBasic, authPost, authNone},
+		"revocation_endpoint_auth_methods_supported":     []string{authBasic, authPost, authNone},
+		"introspection_endpoint_auth_methods_supported":  []string{authBasic, authPost},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               claims,
+		"claim_types_supported":                          []string{"normal"},
+		"prompt_values_supported":                        []string{"none", "login", "consent"},
+		"acr_values_supported":                           []string{"1", "2"},
+		"claims_parameter_supported":                     false,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"authorization_response_iss_parameter_supported": true,
+	}
+	return json.Marshal(doc)
+}
+
+func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(p.discovery)
+}
+
+func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	b, err := p.keys.JWKS()
+	if err != nil {
+		p.log.Error("oidc: jwks", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short: after a rotation, relying parties must see the new key soon.
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(b)
+}
+
+// AccessTokenInfo is what an access token stands for.
+type AccessTokenInfo struct {
+	AppID     string
+	ClientID  string
+	UserID    string // "" for client_credentials
+	Subject   string
+	Scopes    []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// ErrTokenNotFound is returned for unknown, expired or revoked tokens. It
+// matches auth.ErrNotFound.
+var ErrTokenNotFound = errNotFound{}
+
+type errNotFound struct{}
+
+func (errNotFound) Error() string        { return "oidc: token not found" }
+func (errNotFound) Is(target error) bool { return target == auth.ErrNotFound }
+
+// AccessToken resolves a bearer access token.
+func (p *Provider) AccessToken(ctx context.Context, token string) (*AccessTokenInfo, error) {
+	if !auth.HasPrefix(token, auth.PrefixAccessToken) {
+		return nil, ErrTokenNotFound
+	}
+	var rec *accessRecord
+	err := p.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		rec, err = p.access.Get(t, p.secrets.Hash(token))
+		return err
+	})
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, ErrTokenNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !p.now().Before(rec.ExpiresAt) {
+		return nil, ErrTokenNotFound
+	}
+	return &AccessTokenInfo{
+		AppID: rec.AppID, ClientID: rec.ClientID, UserID: rec.UserID, Subject: rec.Subject,
+		Scopes: rec.Scopes, IssuedAt: rec.IssuedAt, ExpiresAt: rec.ExpiresAt,
+	}, nil
+}
+
+// MetadataAudience is the app metadata key naming, comma-separated, the
+// forward_auth apps (slugs) where this client's access tokens are accepted
+// as Bearer credentials by /api/verify. Unset: nowhere but the client's
+// own slug, which no forward_auth app can have.
+const MetadataAudience = "forward_auth_audience"
+
+// LookupAccessToken implements forward.TokenLookup: the token's user (or,
+// for client_credentials, the client's slug as a service) and the app
+// slugs it may be used at (the client's own and MetadataAudience).
+func (p *Provider) LookupAccessToken(ctx context.Context, token string) (*forward.Principal, error) {
+	info, err := p.AccessToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	app, err := p.auth.AppByClientID(ctx, info.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	aud := []string{app.Slug}
+	for _, a := range strings.Split(app.Metadata[MetadataAudience], ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			aud = append(aud, a)
+		}
+	}
+	pr := &forward.Principal{UserID: info.UserID, Audience: aud, ExpiresAt: info.ExpiresAt}
+	if info.UserID == "" {
+		pr.Service = app.Slug
+	}
+	return pr, nil
+}
+
+// bearer returns the access token from the Authorization header, or from
+// the access_token form field of a POST (RFC 6750 §2.2).
+func bearer(w http.ResponseWriter, r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if r.Method == http.MethodPost {
+		if form, e := readFormQuiet(w, r); e == nil {
+			return form.Get("access_token")
+		}
+	}
+	return ""
+}
+
+func readFormQuiet(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
+	return r.PostForm, nil
+}
+
+func (p *Provider) bearerError(w http.ResponseWriter, e *Error) {
+	v := `Bearer realm="clinch"`
+	if e.Code != "" {
+		v += `, error="` + e.Code + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	writeJSON(w, e.Status, e)
+}
+
+func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tok := bearer(w, r)
+	if tok == "" {
+		p.bearerError(w, &Error{Status: http.StatusUnauthorized})
+		return
+	}
+	info, err := p.AccessToken(ctx, tok)
+	if err != nil || info.UserID == "" {
+		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
+		return
+	}
+	if !hasScope(info.Scopes, ScopeOpenID) {
+		p.bearerError(w, oerr(ErrInsufficientScope, "the token was not granted the openid scope"))
+		return
+	}
+	user, err := p.auth.User(ctx, info.UserID)
+	if err != nil || user.Status != auth.StatusActive {
+		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
+		return
+	}
+	app, err := p.auth.AppByClientID(ctx, info.ClientID)
+	if err != nil {
+		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
+		return
+	}
+	claims, _, err := p.identityClaims(ctx, app, user, info.Scopes)
+	if err != nil {
+		p.log.Error("oidc: userinfo claims", "err", err)
+		writeJSON(w, http.StatusInternalServerError, oerr(ErrServerError, ""))
+		return
+	}
+	claims["sub"] = info.Subject
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// serveRevoke is RFC 7009. Unknown tokens and tokens of other clients are
+// answered 200 like success, so the endpoint tells nothing about tokens.
+func (p *Provider) serveRevoke(w http.ResponseWriter, r *http.Request) {
+	form, e := readForm(w, r)
+	if e == nil {
+		e = checkForm(form)
+	}
+	var app *auth.App
+	if e == nil {
+		var c clientAuth
+		if c, e = parseClientAuth(r.Header.Get("Authorization"), form); e == nil {
+			app, e = p.authenticateClient(r.Context(), c)
+		}
+	}
+	if e == nil && form.Get("token") == "" {
+		e = oerr(ErrInvalidRequest, "token is missing")
+	}
+	if e != nil {
+		writeError(w, e, r.Header.Get("Authorization") != "")
+		return
+	}
+	if err := p.revokeToken(r.Context(), app, form.Get("token")); err != nil {
+		p.log.Error("oidc: revoke", "err", err)
+		writeError(w, oerr(ErrServerError, ""), false)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// revokeToken revokes an access token (that token) or a refresh token (its
+// whole family) issued to app.
+func (p *Provider) revokeToken(ctx context.Context, app *auth.App, token string) error {
+	h := p.secrets.Hash(token)
+	var hashes []string
+	err := p.store.Update(ctx, func(t *kv.Txn) error {
+		hashes = nil
+		switch {
+		case auth.HasPrefix(token, auth.PrefixAccessToken):
+			a, err := p.access.Get(t, h)
+			if errors.Is(err, kv.ErrNotFound) {
+				return nil
+			}
+			if err != nil || a.ClientID != app.ClientID {
+				return err
+			}
+			if a.GrantID != "" {
+				if err := t.Delete(grantTokenKey(a.GrantID, "a", h)); err != nil {
+					return err
+				}
+			}
+			hashes = []string{h}
+			return p.access.Delete(t, h)
+		case auth.HasPrefix(token, auth.PrefixRefreshToken):
+			rt, err := p.refresh.Get(t, h)
+			if errors.Is(err, kv.ErrNotFound) {
+				return nil
+			}
+			if err != nil || rt.ClientID != app.ClientID {
+				return err
+			}
+			hashes, err = p.revokeGrant(t, rt.GrantID)
+			return err
+		}
+		return nil
+	})
+	p.notifyRevoked(hashes)
+	return err
+}
+
+// serveIntrospect is RFC 7662 for resource servers, which authenticate as
+// a confidential client. Inactive covers unknown, expired and revoked.
+func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, e := readForm(w, r)
+	if e == nil {
+		e = checkForm(form)
+	}
+	if e == nil {
+		var c clientAuth
+		if c, e = parseClientAuth(r.Header.Get("Authorization"), form); e == nil {
+			if c.Method == authNone {
+				e = oerr(ErrInvalidClient, "introspection needs client authentication")
+			} else {
+				_, e = p.authenticateClient(ctx, c)
+			}
+		}
+	}
+	if e == nil && form.Get("token") == "" {
+		e = oerr(ErrInvalidRequest, "token is missing")
+	}
+	if e != nil {
+		writeError(w, e, r.Header.Get("Authorization") != "")
+		return
+	}
+	writeJSON(w, http.StatusOK, p.introspect(ctx, form.Get("token")))
+}
+
+func (p *Provider) introspect(ctx context.Context, token string) map[string]any {
+	inactive := map[string]any{"active": false}
+	now := p.now()
+	h := p.secrets.Hash(token)
+	var (
+		sub, clientID, userID string
+		scopes                []string
+		iat, exp              time.Time
+		kind                  string
+	)
+	err := p.store.View(ctx, func(t *kv.Txn) error {
+		switch {
+		case auth.HasPrefix(token, auth.PrefixAccessToken):
+			a, err := p.access.Get(t, h)
+			if err != nil {
+				return err
+			}
+			sub, clientID, userID, scopes, iat, exp, kind = a.Subject, a.ClientID, a.UserID, a.Scopes, a.IssuedAt, a.ExpiresAt, "access_token"
+		case auth.HasPrefix(token, auth.PrefixRefreshToken):
+			rt, err := p.refresh.Get(t, h)
+			if err != nil {
+				return err
+			}
+			if rt.Used {
+				return kv.ErrNotFound
+			}
+			sub, clientID, userID, scopes, iat, exp, kind = rt.Subject, rt.ClientID, rt.UserID, rt.Scopes, rt.IssuedAt, rt.ExpiresAt, "refresh_token"
+		default:
+			return kv.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil || !now.Before(exp) {
+		return inactive
+	}
+	out := map[string]any{
+		"active": true, "scope": strings.Join(scopes, " "), "client_id": clientID, "sub": sub,
+		"aud": clientID, "iss": p.issuer, "iat": iat.Unix(), "exp": exp.Unix(), "token_type": "Bearer",
+	}
+	if kind == "refresh_token" {
+		out["token_type"] = "refresh_token"
+	}
+	if userID != "" {
+		u, err := p.auth.User(ctx, userID)
+		if err != nil || u.Status != auth.StatusActive {
+			return inactive
+		}
+		if hasScope(scopes, ScopeProfile) {
+			out["username"] = u.Login()
+		}
+	}
+	return out
+}
+
+// serveEndSession is RP-initiated logout (OpenID Connect RP-Initiated
+// Logout 1.0). With an id_token_hint we issued for the signed-in session's
+// user, Clinch ends the session and returns to a registered
+// post_logout_redirect_uri. Without one it does not sign anyone out on a
+// cross-site request's word; it shows a confirmation form instead.
+func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q, err := authorizeParams(w, r)
+	if err != nil || checkForm(q) != nil {
+		p.page(w, r, http.StatusBadRequest, "Invalid request", "The sign-out request could not be read.")
+		return
+	}
+	hint := q.Get("id_token_hint")
+	var aud, sub, sid string
+	if hint != "" {
+		payload, err := p.keys.Verify(hint)
+		var c struct {
+			Iss string `json:"iss"`
+			Aud any    `json:"aud"`
+			Sub string `json:"sub"`
+			Sid string `json:"sid"`
+		}
+		if err != nil || json.Unmarshal(payload, &c) != nil || c.Iss != p.issuer {
+			p.page(w, r, http.StatusBadRequest, "Invalid request", "The id_token_hint is not a token Clinch issued.")
+			return
+		}
+		switch a := c.Aud.(type) {
+		case string:
+			aud = a
+		case []any:
+			if len(a) == 1 {
+				aud, _ = a[0].(string)
+			}
+		}
+		sub, sid = c.Sub, c.Sid
+	}
+	clientID := q.Get("client_id")
+	if clientID != "" && aud != "" && clientID != aud {
+		p.page(w, r, http.StatusBadRequest, "Invalid request", "client_id does not match the id_token_hint.")
+		return
+	}
+	if clientID == "" {
+		clientID = aud
+	}
+	var app *auth.App
+	if clientID != "" {
+		app, _ = p.clientApp(ctx, clientID)
+	}
+	target := ""
+	if plr := q.Get("post_logout_redirect_uri"); plr != "" {
+		if app == nil || !slices.Contains(app.PostLogoutRedirectURIs, plr) {
+			p.page(w, r, http.StatusBadRequest, "Invalid redirect URI",
+				"The application asked to return to an address that is not registered for it after sign-out.")
+			return
+		}
+		target = plr
+	}
+
+	sess, user := p.currentUser(ctx, r)
+	if sess != nil {
+		matches := false
+		if app != nil && hint != "" {
+			var owner string
+			_ = p.store.View(ctx, func(t *kv.Txn) error {
+				owner, _ = p.lookupSubject(t, app.ID, sub)
+				return nil
+			})
+			matches = owner == user.ID && (sid == "" || sid == p.sessionID(sess.ID))
+		}
+		if !matches {
+			p.execute(w, http.StatusOK, "signout.html", map[string]any{"CSRFField": web.CSRFField, "CSRF": web.CSRFToken(r)})
+			return
+		}
+		if err := p.auth.EndSession(ctx, sess.ID, ""); err != nil && !errors.Is(err, auth.ErrNotFound) {
+			p.log.Error("oidc: end session", "err", err)
+		}
+		p.site.ClearSession(w)
+	}
+	if target == "" {
+		p.page(w, r, http.StatusOK, "Signed out", "You are signed out of Clinch.")
+		return
+	}
+	v := url.Values{}
+	if s := q.Get("state"); s != "" {
+		v.Set("state", s)
+	}
+	p.redirect(w, r, target, v)
+}

@@ -1,0 +1,317 @@
+package oidc
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clinchsso/clinch/auth"
+)
+
+func TestToken_CodeExchangeIssuesVerifiableIDToken(t *testing.T) {
+	f := newFixture(t)
+	res := f.exchange(f.code(f.app, nil), testVerifier)
+	if res.status != 200 || res.str("token_type") != "Bearer" || res.str("refresh_token") == "" {
+		t.Fatalf("exchange: %d %v", res.status, res.body)
+	}
+	at := res.str("access_token")
+	if !strings.HasPrefix(at, auth.PrefixAccessToken) || !strings.HasPrefix(res.str("refresh_token"), auth.PrefixRefreshToken) {
+		t.Errorf("token prefixes: %q %q", at, res.str("refresh_token"))
+	}
+	jws, err := jose.ParseSignedCompact(res.str("id_token"), []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	b, _ := f.p.keys.JWKS()
+	if err := json.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := jws.Verify(&set)
+	if err != nil {
+		t.Fatalf("id token does not verify with the JWKS: %v", err)
+	}
+	var c map[string]any
+	_ = json.Unmarshal(payload, &c)
+	for k, want := range map[string]any{
+		"iss": "http://localhost:3000", "aud": f.app.ClientID, "azp": f.app.ClientID, "nonce": "n0",
+		"email": "ada@example.com", "preferred_username": "ada", "name": "Ada", "acr": "1",
+		"at_hash": halfHash(at), "email_verified": true,
+	} {
+		if c[k] != want {
+			t.Errorf("claim %s = %v, want %v", k, c[k], want)
+		}
+	}
+	if c["sub"] == f.user.ID || c["sub"] == "" {
+		t.Errorf("sub %v must be pairwise, not the user id", c["sub"])
+	}
+	if f.userinfo(at) != 200 {
+		t.Error("userinfo refused a fresh access token")
+	}
+}
+
+func TestToken_CodeReuseRevokesIssuedTokens(t *testing.T) {
+	f := newFixture(t)
+	code := f.code(f.app, nil)
+	first := f.exchange(code, testVerifier)
+	if first.status != 200 {
+		t.Fatalf("first exchange: %v", first.body)
+	}
+	f.changes = nil
+	wantOAuthError(t, f.exchange(code, testVerifier), 400, ErrInvalidGrant)
+	if f.userinfo(first.str("access_token")) != http.StatusUnauthorized {
+		t.Error("access token from a replayed code still works")
+	}
+	wantOAuthError(t, f.refreshWith(first.str("refresh_token")), 400, ErrInvalidGrant)
+	found := false
+	for _, c := range f.changes {
+		if c.Kind == auth.ChangeToken && c.TokenHash == f.p.secrets.Hash(first.str("access_token")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("revocation was not announced to caches")
+	}
+}
+
+func TestToken_PKCEDowngrade(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		name     string
+		mod      func(url.Values)
+		verifier string
+	}{
+		{"verifier omitted", nil, ""},
+		{"wrong verifier", nil, strings.Repeat("x", 43)},
+		{"verifier for a code without challenge", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, testVerifier},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantOAuthError(t, f.exchange(f.code(f.app, c.mod), c.verifier), 400, ErrInvalidGrant)
+		})
+	}
+	t.Run("plain method refused at authorize", func(t *testing.T) {
+		for _, m := range []string{"plain", ""} {
+			u := location(t, f.authorize(f.authorizeQuery(f.app, func(q url.Values) { q.Set("code_challenge_method", m) }), true))
+			if u.Query().Get("error") != ErrInvalidRequest || u.Query().Get("code") != "" {
+				t.Errorf("method %q: %s", m, u)
+			}
+		}
+	})
+	t.Run("public client without PKCE", func(t *testing.T) {
+		u := location(t, f.authorize(f.authorizeQuery(f.pub, func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }), true))
+		if u.Query().Get("error") != ErrInvalidRequest || u.Query().Get("code") != "" {
+			t.Errorf("public client got %s", u)
+		}
+	})
+}
+
+func TestToken_CrossClientCodeRedemption(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	code := f.code(f.app, nil)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+	wantOAuthError(t, f.post(PathToken, form, other.ClientID, otherSecret), 400, ErrInvalidGrant)
+	// The rightful client can still redeem it.
+	if res := f.exchange(code, testVerifier); res.status != 200 {
+		t.Fatalf("rightful client: %v", res.body)
+	}
+}
+
+func TestToken_RedirectURIMismatchAtExchange(t *testing.T) {
+	f := newFixture(t)
+	app, secret := f.newApp(auth.AppInput{Name: "Two", SkipConsent: true, RedirectURIs: []string{testRedirect, "https://app.example.com/other"}})
+	code := f.code(app, nil)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example.com/other"}, "code_verifier": {testVerifier}}
+	wantOAuthError(t, f.post(PathToken, form, app.ClientID, secret), 400, ErrInvalidGrant)
+}
+
+func TestToken_ExpiredCode(t *testing.T) {
+	f := newFixture(t)
+	code := f.code(f.app, nil)
+	f.now = f.now.Add(codeTTL + time.Second)
+	wantOAuthError(t, f.exchange(code, testVerifier), 400, ErrInvalidGrant)
+}
+
+func TestToken_RefreshReplayRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	first := f.exchange(f.code(f.app, nil), testVerifier)
+	second := f.refreshWith(first.str("refresh_token"))
+	if second.status != 200 || second.str("refresh_token") == first.str("refresh_token") || second.str("id_token") == "" {
+		t.Fatalf("rotation: %d %v", second.status, second.body)
+	}
+	// The old refresh token is replayed (by a thief or a confused client):
+	// everything in the family goes, the newest tokens included.
+	wantOAuthError(t, f.refreshWith(first.str("refresh_token")), 400, ErrInvalidGrant)
+	wantOAuthError(t, f.refreshWith(second.str("refresh_token")), 400, ErrInvalidGrant)
+	if f.userinfo(second.str("access_token")) != http.StatusUnauthorized {
+		t.Error("access token of a revoked family still works")
+	}
+}
+
+func TestToken_RefreshCannotWidenScope(t *testing.T) {
+	f := newFixture(t)
+	first := f.exchange(f.code(f.app, func(q url.Values) { q.Set("scope", "openid offline_access") }), testVerifier)
+	res := f.post(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}, "scope": {"openid email"}}, f.app.ClientID, f.secret)
+	wantOAuthError(t, res, 400, ErrInvalidScope)
+}
+
+func TestToken_CrossClientRefresh(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	first := f.exchange(f.code(f.app, nil), testVerifier)
+	res := f.post(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}}, other.ClientID, otherSecret)
+	wantOAuthError(t, res, 400, ErrInvalidGrant)
+}
+
+func TestToken_ClientAuthentication(t *testing.T) {
+	f := newFixture(t)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	t.Run("wrong secret", func(t *testing.T) {
+		res := f.post(PathToken, cc, f.app.ClientID, "wrong")
+		wantOAuthError(t, res, 401, ErrInvalidClient)
+		if !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Basic") {
+			t.Error("401 without WWW-Authenticate: Basic")
+		}
+	})
+	t.Run("confidential client without secret", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {f.app.ClientID}}
+		wantOAuthError(t, f.post(PathToken, form, "", ""), 401, ErrInvalidClient)
+	})
+	t.Run("client_secret_post", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {f.app.ClientID}, "client_secret": {f.secret}}
+		if res := f.post(PathToken, form, "", ""); res.status != 200 || res.str("id_token") != "" || res.str("refresh_token") != "" {
+			t.Fatalf("%d %v", res.status, res.body)
+		}
+	})
+	t.Run("two methods at once", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_secret": {f.secret}}
+		wantOAuthError(t, f.post(PathToken, form, f.app.ClientID, f.secret), 400, ErrInvalidRequest)
+	})
+	t.Run("public client cannot use client_credentials", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {f.pub.ClientID}}
+		wantOAuthError(t, f.post(PathToken, form, "", ""), 400, ErrUnauthorizedClient)
+	})
+	t.Run("public client sending a secret", func(t *testing.T) {
+		wantOAuthError(t, f.post(PathToken, cc, f.pub.ClientID, "anything"), 401, ErrInvalidClient)
+	})
+	t.Run("grant type not allowed", func(t *testing.T) {
+		app, secret := f.newApp(auth.AppInput{Name: "NoCC"})
+		wantOAuthError(t, f.post(PathToken, cc, app.ClientID, secret), 400, ErrUnauthorizedClient)
+	})
+	t.Run("unknown grant type", func(t *testing.T) {
+		wantOAuthError(t, f.post(PathToken, url.Values{"grant_type": {"password"}}, f.app.ClientID, f.secret), 400, ErrUnsupportedGrantType)
+	})
+	t.Run("repeated parameter", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials", "client_credentials"}}
+		wantOAuthError(t, f.post(PathToken, form, f.app.ClientID, f.secret), 400, ErrInvalidRequest)
+	})
+}
+
+func TestToken_PublicClientWithPKCE(t *testing.T) {
+	f := newFixture(t)
+	code := f.code(f.pub, nil)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect},
+		"code_verifier": {testVerifier}, "client_id": {f.pub.ClientID}}
+	if res := f.post(PathToken, form, "", ""); res.status != 200 || res.str("id_token") == "" {
+		t.Fatalf("%d %v", res.status, res.body)
+	}
+}
+
+func TestToken_DisabledUserGetsNothing(t *testing.T) {
+	f := newFixture(t)
+	code := f.code(f.app, nil)
+	if _, err := f.svc.CreateUser(f.ctx, auth.NewUser{Email: "root@example.com", Password: "correct horse battery", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetStatus(f.ctx, f.user.Email, auth.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, f.exchange(code, testVerifier), 400, ErrInvalidGrant)
+}
+
+func TestRevoke_RefreshRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	first := f.exchange(f.code(f.app, nil), testVerifier)
+	res := f.post(PathRevoke, url.Values{"token": {first.str("refresh_token")}}, f.app.ClientID, f.secret)
+	if res.status != 200 {
+		t.Fatalf("revoke: %d %v", res.status, res.body)
+	}
+	if f.userinfo(first.str("access_token")) != http.StatusUnauthorized {
+		t.Error("access token survives revocation of its refresh token")
+	}
+	wantOAuthError(t, f.refreshWith(first.str("refresh_token")), 400, ErrInvalidGrant)
+}
+
+func TestRevoke_OtherClientsTokenIsUntouched(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	first := f.exchange(f.code(f.app, nil), testVerifier)
+	if res := f.post(PathRevoke, url.Values{"token": {first.str("access_token")}}, other.ClientID, otherSecret); res.status != 200 {
+		t.Fatalf("revoke answered %d", res.status)
+	}
+	if f.userinfo(first.str("access_token")) != 200 {
+		t.Error("another client revoked this client's token")
+	}
+	if res := f.post(PathRevoke, url.Values{"token": {first.str("access_token")}}, f.app.ClientID, f.secret); res.status != 200 {
+		t.Fatalf("revoke: %d", res.status)
+	}
+	if f.userinfo(first.str("access_token")) != http.StatusUnauthorized {
+		t.Error("revoked access token still works")
+	}
+}
+
+func TestIntrospect(t *testing.T) {
+	f := newFixture(t)
+	first := f.exchange(f.code(f.app, nil), testVerifier)
+	res := f.post(PathIntrospect, url.Values{"token": {first.str("access_token")}}, f.app.ClientID, f.secret)
+	if res.status != 200 || res.body["active"] != true || res.str("client_id") != f.app.ClientID || res.str("username") != "ada" {
+		t.Fatalf("introspect: %d %v", res.status, res.body)
+	}
+	if res := f.post(PathIntrospect, url.Values{"token": {"cat_nope"}}, f.app.ClientID, f.secret); res.body["active"] != false {
+		t.Errorf("unknown token: %v", res.body)
+	}
+	// Without client authentication: refused, nothing revealed.
+	form := url.Values{"token": {first.str("access_token")}, "client_id": {f.pub.ClientID}}
+	wantOAuthError(t, f.post(PathIntrospect, form, "", ""), 401, ErrInvalidClient)
+}
+
+func TestUserinfo_ClientCredentialsTokenHasNoUser(t *testing.T) {
+	f := newFixture(t)
+	res := f.post(PathToken, url.Values{"grant_type": {"client_credentials"}}, f.app.ClientID, f.secret)
+	if f.userinfo(res.str("access_token")) != http.StatusUnauthorized {
+		t.Error("userinfo answered for a client_credentials token")
+	}
+	p, err := f.p.LookupAccessToken(f.ctx, res.str("access_token"))
+	if err != nil || p.UserID != "" || p.Service != f.app.Slug {
+		t.Fatalf("lookup: %+v %v", p, err)
+	}
+}
+
+func TestLookupAccessToken_AudienceIsOptIn(t *testing.T) {
+	f := newFixture(t)
+	at := f.exchange(f.code(f.app, nil), testVerifier).str("access_token")
+	p, err := f.p.LookupAccessToken(f.ctx, at)
+	if err != nil || p.UserID != f.user.ID || len(p.Audience) != 1 || p.Audience[0] != f.app.Slug {
+		t.Fatalf("lookup: %+v %v", p, err)
+	}
+	if _, err := f.svc.UpdateApp(f.ctx, f.app.Slug, func(a *auth.App) error {
+		a.Metadata = map[string]string{MetadataAudience: "metube, jellyfin"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = f.p.LookupAccessToken(f.ctx, at)
+	if len(p.Audience) != 3 || p.Audience[1] != "metube" || p.Audience[2] != "jellyfin" {
+		t.Errorf("audience %v", p.Audience)
+	}
+	if _, err := f.p.LookupAccessToken(f.ctx, "cat_unknown"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+}

@@ -1,0 +1,295 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/metrics"
+	"github.com/clinchsso/clinch/web"
+)
+
+// ---- first-run wizard ----
+
+func (h *Handler) needsSetup(w http.ResponseWriter, r *http.Request) bool {
+	need, err := h.auth.NeedsSetup(r.Context())
+	if err != nil {
+		web.Logger(r, h.log).Error("check first run", "err", err)
+		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		return false
+	}
+	if !need {
+		// Once an account exists the wizard does not exist either.
+		h.RenderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	}
+	return need
+}
+
+func (h *Handler) signupPage(p *page) *page {
+	p.Title = "Create the first account"
+	p.MinPassword, p.MaxPassword = auth.MinPasswordLen, auth.MaxPasswordLen
+	return p
+}
+
+func (h *Handler) signupForm(w http.ResponseWriter, r *http.Request) {
+	if !h.needsSetup(w, r) {
+		return
+	}
+	h.render(w, r, http.StatusOK, "signup", h.signupPage(&page{}))
+}
+
+func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
+	if !h.needsSetup(w, r) {
+		return
+	}
+	p := h.signupPage(&page{
+		Email:    strings.TrimSpace(r.PostFormValue("email")),
+		Name:     strings.TrimSpace(r.PostFormValue("name")),
+		Username: strings.TrimSpace(r.PostFormValue("username")),
+	})
+	password := r.PostFormValue("password")
+	if password != r.PostFormValue("password_confirm") {
+		p.Error = "The two passwords do not match."
+		h.render(w, r, http.StatusBadRequest, "signup", p)
+		return
+	}
+	ctx := r.Context()
+	u, err := h.auth.SetupFirstUser(ctx, auth.NewUser{
+		Email: p.Email, DisplayName: p.Name, Username: p.Username, Password: password,
+	})
+	var inv *auth.InvalidError
+	switch {
+	case errors.Is(err, auth.ErrSetupDone):
+		h.RenderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		return
+	case errors.As(err, &inv):
+		p.Error = fieldLabel(inv.Field) + " " + inv.Reason + "."
+		h.render(w, r, http.StatusBadRequest, "signup", p)
+		return
+	case err != nil:
+		web.Logger(r, h.log).Error("first-run setup", "err", err)
+		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "The account was not created. Please try again.")
+		return
+	}
+	web.Logger(r, h.log).Info("first admin created", "user_id", u.ID)
+	sess, token, err := h.auth.StartSession(ctx, u, web.ClientIP(r, h.trusted), r.UserAgent(), false, "1", []string{"pwd"})
+	if err != nil {
+		web.Logger(r, h.log).Error("start session after setup", "err", err)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	h.site.SetSession(w, token, sess.ExpiresAt, false)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func fieldLabel(f string) string {
+	switch f {
+	case "email":
+		return "Email"
+	case "username":
+		return "Username"
+	case "password":
+		return "Password"
+	case "name":
+		return "Name"
+	}
+	return "Input"
+}
+
+// ---- sign-in ----
+
+func (h *Handler) signinPage(w http.ResponseWriter, p *page) *page {
+	p.Title = "Sign in"
+	// Chromium applies form-action to the redirect that follows the POST,
+	// so a sign-in heading back to an application's origin must allow it.
+	if u, ok := web.ParseReturnURL(h.site, p.RD); ok && web.Origin(u) != web.Origin(h.site.Host) {
+		w.Header().Set("Content-Security-Policy", web.CSP(web.Origin(u)))
+	}
+	return p
+}
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
+	rd := r.URL.Query().Get("rd")
+	if _, sess, ok := h.CurrentUser(r); ok {
+		http.Redirect(w, r, h.returnTarget(r.Context(), rd, sess), http.StatusSeeOther)
+		return
+	}
+	need, err := h.auth.NeedsSetup(r.Context())
+	if err != nil {
+		web.Logger(r, h.log).Error("check first run", "err", err)
+	}
+	if need {
+		http.Redirect(w, r, "/signup", http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "signin", h.signinPage(w, &page{RD: rd}))
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	p := &page{
+		Login:    strings.TrimSpace(r.PostFormValue("login")),
+		Remember: r.PostFormValue("remember") == "1",
+		RD:       r.PostFormValue("rd"),
+	}
+	h.signinPage(w, p)
+	password := r.PostFormValue("password")
+	if p.Login == "" || password == "" {
+		p.Error = "Enter your email or username and your password."
+		h.render(w, r, http.StatusBadRequest, "signin", p)
+		return
+	}
+	ctx := r.Context()
+	log := web.Logger(r, h.log)
+	ip := web.ClientIP(r, h.trusted)
+	_, sess, token, err := h.auth.Authenticate(ctx, auth.SignIn{
+		Login: p.Login, Password: password, IP: ip, UserAgent: r.UserAgent(), Remember: p.Remember,
+	})
+	var rl *auth.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		h.countSignIn(metrics.SigninRateLimited)
+		log.Warn("sign-in rate limited", "ip", ip, "scope", rl.Scope)
+		secs := int(math.Ceil(rl.RetryAfter.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		p.Error = "Too many sign-in attempts. For your safety, sign-in is paused; try again in " + humanWait(rl.RetryAfter) + "."
+		h.render(w, r, http.StatusTooManyRequests, "signin", p)
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		h.countSignIn(metrics.SigninInvalid)
+		log.Info("sign-in failed", "ip", ip)
+		p.Error = "The email, username or password is not right."
+		h.render(w, r, http.StatusUnauthorized, "signin", p)
+		return
+	case err != nil:
+		h.countSignIn(metrics.SigninError)
+		log.Error("sign-in", "err", err)
+		p.Error = "Something went wrong on our side. Please try again."
+		h.render(w, r, http.StatusInternalServerError, "signin", p)
+		return
+	}
+	h.countSignIn(metrics.SigninSuccess)
+	log.Info("signed in", "user_id", sess.UserID, "ip", ip)
+	// A browser that signs in again leaves no orphaned session behind.
+	if old := web.SessionToken(r); old != "" {
+		if prev, err := h.auth.SessionByToken(ctx, old); err == nil && prev.ID != sess.ID {
+			_ = h.auth.EndSession(ctx, prev.ID, "")
+		}
+	}
+	h.site.SetSession(w, token, sess.ExpiresAt, sess.Remember)
+	http.Redirect(w, r, h.returnTarget(ctx, p.RD, sess), http.StatusSeeOther)
+}
+
+func (h *Handler) countSignIn(result string) {
+	if h.metrics != nil {
+		h.metrics.SignIn(result)
+	}
+}
+
+// humanWait says a retry delay in words.
+func humanWait(d time.Duration) string {
+	switch m := int(math.Ceil(d.Minutes())); {
+	case d < time.Minute:
+		return "a minute"
+	case m == 1:
+		return "1 minute"
+	default:
+		return strconv.Itoa(m) + " minutes"
+	}
+}
+
+// returnTarget is where a signed-in browser goes: a return URL on Clinch
+// itself, one on another host only when ReturnTo vouches for it, else "/".
+func (h *Handler) returnTarget(ctx context.Context, rd string, sess *auth.Session) string {
+	if rd == "" {
+		return "/"
+	}
+	u, ok := web.ParseReturnURL(h.site, rd)
+	if !ok {
+		return "/"
+	}
+	if web.Origin(u) == web.Origin(h.site.Host) {
+		switch u.Path {
+		case "/signin", "/signup":
+			return "/"
+		}
+		// Absolute, so a path like "//x" can never become protocol-relative.
+		return u.String()
+	}
+	if h.returnTo != nil {
+		if target, ok := h.returnTo(ctx, u, sess); ok {
+			return target
+		}
+	}
+	return "/"
+}
+
+// ---- sign-out and sessions ----
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
+	if _, sess, ok := h.CurrentUser(r); ok {
+		if err := h.auth.EndSession(r.Context(), sess.ID, sess.UserID); err != nil && !errors.Is(err, auth.ErrNotFound) {
+			web.Logger(r, h.log).Error("sign out", "err", err)
+		}
+	}
+	h.site.ClearSession(w)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	u, cur, ok := h.CurrentUser(r)
+	if !ok {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	ss, err := h.auth.UserSessions(r.Context(), u.ID)
+	if err != nil {
+		web.Logger(r, h.log).Error("list sessions", "err", err)
+		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		return
+	}
+	p := &page{Title: "Home", User: u, Apps: h.apps(r.Context(), u)}
+	for _, s := range ss {
+		p.Sessions = append(p.Sessions, sessionView{Session: s, Current: s.ID == cur.ID})
+	}
+	h.render(w, r, http.StatusOK, "home", p)
+}
+
+// apps lists the applications the user may open. Empty until applications
+// get a launch URL (a later issue fills it from auth.Service.Apps filtered
+// by App.Allows).
+func (h *Handler) apps(context.Context, *auth.User) []AppLink { return nil }
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	u, cur, ok := h.CurrentUser(r)
+	if !ok {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	id := r.PathValue("id")
+	// EndSession with the owner's id refuses anybody else's session as
+	// not found, so a user cannot even learn that a session id exists.
+	err := h.auth.EndSession(r.Context(), id, u.ID)
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
+		h.RenderError(w, r, http.StatusNotFound, "Session not found", "That session has already ended or is not yours.")
+		return
+	case err != nil:
+		web.Logger(r, h.log).Error("end session", "err", err)
+		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again.")
+		return
+	}
+	if id == cur.ID {
+		h.site.ClearSession(w)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

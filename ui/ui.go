@@ -1,0 +1,263 @@
+// Package ui serves Clinch's own pages: the first-run wizard, sign-in and
+// sign-out, the signed-in home page with the user's sessions, health checks
+// and the embedded static files. Pages are html/template with no
+// JavaScript; every form carries the CSRF token.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"time"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/metrics"
+	"github.com/clinchsso/clinch/web"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config wires a Handler.
+type Config struct {
+	Auth    *auth.Service
+	Site    web.Site
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // optional
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
+	// ReturnTo decides a return URL on another host than CLINCH_HOST after
+	// sign-in: it gives the URL to redirect to and true only for hosts an
+	// application covers. Nil follows no other host.
+	ReturnTo func(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool)
+}
+
+// Handler serves the pages.
+type Handler struct {
+	auth     *auth.Service
+	site     web.Site
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	trusted  []*net.IPNet
+	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
+
+	pages  map[string]*template.Template
+	static map[string]staticFile
+	cssURL string
+}
+
+type staticFile struct {
+	data  []byte
+	etag  string
+	ctype string
+}
+
+// touchEvery coalesces "last active" writes from page views.
+const touchEvery = 5 * time.Minute
+
+// New parses the templates and loads the static files.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Auth == nil || cfg.Site.Host == nil {
+		return nil, errors.New("ui: Auth and Site are required")
+	}
+	h := &Handler{
+		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo,
+		pages: map[string]*template.Template{}, static: map[string]staticFile{},
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	funcs := template.FuncMap{
+		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	}
+	for _, name := range []string{"signin", "signup", "home", "error"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("ui: template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		ctype := "application/octet-stream"
+		switch path.Ext(p) {
+		case ".css":
+			ctype = "text/css; charset=utf-8"
+		case ".svg":
+			ctype = "image/svg+xml"
+		case ".png":
+			ctype = "image/png"
+		case ".ico":
+			ctype = "image/x-icon"
+		}
+		h.static[path.Base(p)] = staticFile{data: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ui: static files: %w", err)
+	}
+	css := h.static["clinch.css"]
+	h.cssURL = "/static/clinch.css?v=" + css.etag[1:len(css.etag)-1]
+	return h, nil
+}
+
+// Register adds the pages to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /signup", h.signupForm)
+	mux.HandleFunc("POST /signup", h.signup)
+	mux.HandleFunc("GET /signin", h.signinForm)
+	mux.HandleFunc("POST /signin", h.signin)
+	mux.HandleFunc("POST /signout", h.signout)
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
+	mux.HandleFunc("GET /static/{file}", h.serveStatic)
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	// Everything no module claims gets the 404 page rather than net/http's
+	// plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.RenderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	})
+}
+
+// page is what every template receives; each page uses the fields it needs.
+type page struct {
+	Title string
+	CSS   string
+	CSRF  string
+	User  *auth.User
+	Error string
+
+	// sign-in
+	Login    string
+	Remember bool
+	RD       string
+	// sign-up
+	Email, Name, Username    string
+	MinPassword, MaxPassword int
+	// home
+	Apps     []AppLink
+	Sessions []sessionView
+	// error
+	Message string
+}
+
+// AppLink is one application on the home page.
+type AppLink struct {
+	Name string
+	URL  string
+}
+
+type sessionView struct {
+	*auth.Session
+	Current bool
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	p.CSS = h.cssURL
+	p.CSRF = web.CSRFToken(r)
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		web.Logger(r, h.log).Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages carry a CSRF token and personal data: never cache them.
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// RenderError writes an error page with the site's look; other modules use
+// it for their 403 and 404 pages. It has the shape of web.ErrorFunc.
+func (h *Handler) RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	u, _, _ := h.CurrentUser(r)
+	h.render(w, r, status, "error", &page{Title: title, Message: message, User: u})
+}
+
+// CurrentUser returns the signed-in, active user and their session from
+// the session cookie.
+func (h *Handler) CurrentUser(r *http.Request) (*auth.User, *auth.Session, bool) {
+	tok := web.SessionToken(r)
+	if tok == "" {
+		return nil, nil, false
+	}
+	ctx := r.Context()
+	sess, err := h.auth.SessionByToken(ctx, tok)
+	if err != nil {
+		if !errors.Is(err, auth.ErrNotFound) {
+			web.Logger(r, h.log).Error("look up session", "err", err)
+		}
+		return nil, nil, false
+	}
+	u, err := h.auth.User(ctx, sess.UserID)
+	if err != nil || u.Status != auth.StatusActive {
+		return nil, nil, false
+	}
+	if now := h.auth.Now(); now.Sub(sess.LastActiveAt) > touchEvery {
+		if err := h.auth.TouchSession(ctx, sess.ID, now); err != nil && !errors.Is(err, auth.ErrNotFound) {
+			web.Logger(r, h.log).Warn("record session activity", "err", err)
+		}
+	}
+	return u, sess, true
+}
+
+func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.static[r.PathValue("file")]
+	if !ok {
+		h.RenderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", f.ctype)
+	hd.Set("ETag", f.etag)
+	// Pages link the versioned URL (?v=hash), which can be kept forever.
+	if v := r.URL.Query().Get("v"); v != "" && `"`+v+`"` == f.etag {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "public, max-age=300")
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte("ok\n"))
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if !h.auth.Store().Ready() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("store closed\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,153 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// csrfServer is CSRF around a handler that answers 204 to writes and
+// prints the page token on reads.
+func csrfServer(t *testing.T) http.Handler {
+	t.Helper()
+	site := testSite(t, "http://localhost:3000")
+	return CSRF(site, CSRFExempt{"/oauth/token", "/api/"}, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Write([]byte(CSRFToken(r)))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+}
+
+// pageToken does a GET and returns the cookie and the token on the page.
+func pageToken(t *testing.T, h http.Handler) (*http.Cookie, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost:3000/signin", nil))
+	var c *http.Cookie
+	for _, x := range rec.Result().Cookies() {
+		if x.Name == CSRFCookie {
+			c = x
+		}
+	}
+	if c == nil {
+		t.Fatal("GET set no clinch_csrf cookie")
+	}
+	if rec.Body.String() != c.Value {
+		t.Fatalf("page token %q differs from cookie %q", rec.Body.String(), c.Value)
+	}
+	return c, rec.Body.String()
+}
+
+func post(h http.Handler, path string, c *http.Cookie, token string, hdr map[string]string) int {
+	form := url.Values{}
+	if token != "" {
+		form.Set(CSRFField, token)
+	}
+	req := httptest.NewRequest("POST", "http://localhost:3000"+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c != nil {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+func TestCSRF(t *testing.T) {
+	h := csrfServer(t)
+	c, tok := pageToken(t, h)
+	other, _ := pageToken(t, h)
+	tests := []struct {
+		name   string
+		path   string
+		cookie *http.Cookie
+		token  string
+		hdr    map[string]string
+		want   int
+	}{
+		{"good", "/signin", c, tok, nil, 204},
+		{"good with same origin headers", "/signin", c, tok, map[string]string{"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-origin"}, 204},
+		{"good with header token", "/signin", c, "", map[string]string{CSRFHeader: tok}, 204},
+		{"missing token", "/signin", c, "", nil, 403},
+		{"missing cookie", "/signin", nil, tok, nil, 403},
+		{"wrong token", "/signin", c, other.Value, nil, 403},
+		{"cross-origin Origin", "/signin", c, tok, map[string]string{"Origin": "https://evil.example"}, 403},
+		{"sibling subdomain Origin", "/signin", c, tok, map[string]string{"Origin": "http://app.localhost:3000"}, 403},
+		{"null Origin", "/signin", c, tok, map[string]string{"Origin": "null"}, 403},
+		{"cross-site Sec-Fetch-Site", "/signin", c, tok, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-site Sec-Fetch-Site", "/signin", c, tok, map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{"exempt exact path", "/oauth/token", nil, "", map[string]string{"Origin": "https://evil.example"}, 204},
+		{"exempt prefix", "/api/verify", nil, "", nil, 204},
+		{"exempt is not a prefix match without slash", "/oauth/tokenx", nil, "", nil, 403},
+		{"dot segments do not borrow an exemption", "/api/../signin", nil, "", nil, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := post(h, tt.path, tt.cookie, tt.token, tt.hdr); got != tt.want {
+				t.Errorf("status %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCSRF_CookieAttributes(t *testing.T) {
+	for _, tt := range []struct {
+		host   string
+		secure bool
+	}{{"http://localhost:3000", false}, {"https://auth.example.com", true}} {
+		site := testSite(t, tt.host)
+		rec := httptest.NewRecorder()
+		CSRF(site, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		cs := rec.Result().Cookies()
+		if len(cs) != 1 {
+			t.Fatalf("%s: cookies %v", tt.host, cs)
+		}
+		c := cs[0]
+		if c.Name != CSRFCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != tt.secure || c.Path != "/" || c.Domain != "" {
+			t.Errorf("%s: cookie %+v", tt.host, c)
+		}
+	}
+}
+
+func TestCSRF_KeepsExistingCookie(t *testing.T) {
+	h := csrfServer(t)
+	c, _ := pageToken(t, h)
+	req := httptest.NewRequest("GET", "http://localhost:3000/", nil)
+	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if len(rec.Result().Cookies()) != 0 {
+		t.Errorf("a valid cookie was replaced: %v", rec.Result().Cookies())
+	}
+	if rec.Body.String() != c.Value {
+		t.Errorf("token %q, want the cookie's %q", rec.Body.String(), c.Value)
+	}
+}
+
+func TestCSRF_ExemptPathGetsNoCookie(t *testing.T) {
+	rec := httptest.NewRecorder()
+	csrfServer(t).ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost:3000/api/verify", nil))
+	if len(rec.Result().Cookies()) != 0 {
+		t.Errorf("exempt path set %v", rec.Result().Cookies())
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://localhost:3000":         "http://localhost:3000",
+		"https://Auth.Example.com:443/": "https://auth.example.com",
+		"http://x.example:80":           "http://x.example",
+	} {
+		u, _ := url.Parse(in)
+		if got := Origin(u); got != want {
+			t.Errorf("Origin(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
