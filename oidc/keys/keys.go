@@ -4,6 +4,7 @@
 package keys
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -238,7 +239,14 @@ func (s *Set) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keys: load: %w", err)
 	}
-	slices.SortFunc(recs, func(a, b *record) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	// Oldest first, the active (not retired) key last; within one clock
+	// tick, a retired key is older than the one that replaced it.
+	slices.SortFunc(recs, func(a, b *record) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.RetireAt.Unix(), a.RetireAt.Unix())
+	})
 	var ks []*key
 	for _, r := range recs {
 		der, err := s.cfg.Secrets.Open(r.Sealed, sealLabel(r.KID))
