@@ -30,9 +30,9 @@ func (s *Service) SetUserAppClaims(ctx context.Context, email, appSlug, claims s
 	}
 	var uid string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		u, err := s.userByEmail(t, e)
 		if err != nil {
-			return mapKV(err, "user "+e)
+			return err
 		}
 		a, err := s.apps.GetBy(t, kv.PrefixAppBySlug, strings.ToLower(appSlug))
 		if err != nil {

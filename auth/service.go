@@ -308,6 +308,12 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) 
 	return u, mapKV(err, "user "+e)
 }
 
+// userByEmail looks up a normalised email inside a transaction.
+func (s *Service) userByEmail(t *kv.Txn, email string) (*User, error) {
+	u, err := s.users.GetBy(t, kv.PrefixUserByEmail, email)
+	return u, mapKV(err, "user "+email)
+}
+
 func (s *Service) userByLogin(t *kv.Txn, login string) (*User, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	if strings.Contains(login, "@") {
@@ -337,9 +343,9 @@ func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Tx
 	var u *User
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		var err error
-		u, err = s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		u, err = s.userByEmail(t, e)
 		if err != nil {
-			return mapKV(err, "user "+e)
+			return err
 		}
 		if err := fn(t, u); err != nil {
 			return err
@@ -422,9 +428,9 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	}
 	var id string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		u, err := s.userByEmail(t, e)
 		if err != nil {
-			return mapKV(err, "user "+e)
+			return err
 		}
 		id = u.ID
 		if u.Admin && u.Status == StatusActive {
@@ -574,9 +580,9 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 	}
 	var uid string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		u, err := s.userByEmail(t, e)
 		if err != nil {
-			return mapKV(err, "user "+e)
+			return err
 		}
 		uid = u.ID
 		if add {

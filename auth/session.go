@@ -235,9 +235,9 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 	var n int
 	var uid string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		u, err := s.users.GetBy(t, kv.PrefixUserByEmail, e)
+		u, err := s.userByEmail(t, e)
 		if err != nil {
-			return mapKV(err, "user "+e)
+			return err
 		}
 		uid = u.ID
 		n, err = s.countSessions(t, u.ID)
