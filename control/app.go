@@ -102,7 +102,7 @@ func appCommands() []Command {
 type appFlags struct {
 	name, slug, domain, claims, clientID string
 	groups, headers, redirects, logouts  list
-	grants                               list
+	grants, metadata                     list
 	public, skipConsent, active          bool
 	accessTTL, refreshTTL, idTTL         string
 }
@@ -115,6 +115,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
 	fs.Var(&f.redirects, "redirect-uri", "oidc: exact redirect URI (repeatable)")
 	fs.Var(&f.logouts, "post-logout-redirect-uri", "oidc: exact post-logout redirect URI (repeatable)")
+	fs.Var(&f.metadata, "metadata", "key=value stored with the app; blank value removes the key (repeatable), e.g. forward_auth_audience=grafana lets grafana's access tokens in at this forward_auth app")
 	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
 	fs.BoolVar(&f.skipConsent, "skip-consent", false, "oidc: do not ask users to consent")
@@ -187,6 +188,11 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
 	}
+	md, err := parseMetadata(nil, f.metadata)
+	if err != nil {
+		return err
+	}
+	in.Metadata = md
 	if len(f.headers) > 0 {
 		h, err := parseHeaders(auth.DefaultHeaders(), f.headers)
 		if err != nil {
@@ -194,7 +200,6 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		in.Headers = &h
 	}
-	var err error
 	if in.AccessTokenTTL, err = parseTTL("access-token-ttl", f.accessTTL); err != nil {
 		return err
 	}
@@ -317,6 +322,13 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		if set["active"] {
 			a.Active = f.active
+		}
+		if set["metadata"] {
+			md, err := parseMetadata(a.Metadata, f.metadata)
+			if err != nil {
+				return err
+			}
+			a.Metadata = md
 		}
 		if set["redirect-uri"] {
 			a.RedirectURIs = f.redirects
@@ -495,4 +507,29 @@ func apiKeyRevoke(ctx context.Context, env *Env, args []string, out io.Writer) e
 	}
 	_, err := fmt.Fprintf(out, "revoked API key %s of app %s\n", *id, *slug)
 	return err
+}
+
+// parseMetadata applies key=value pairs on top of cur (a blank value
+// deletes the key) and returns a new map.
+func parseMetadata(cur map[string]string, pairs []string) (map[string]string, error) {
+	out := make(map[string]string, len(cur)+len(pairs))
+	for k, v := range cur {
+		out[k] = v
+	}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usagef("--metadata %q is not key=value", p)
+		}
+		if v == "" {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

@@ -130,3 +130,26 @@ func TestAppCommands_Errors(t *testing.T) {
 		})
 	}
 }
+
+func TestAppCommands_Metadata(t *testing.T) {
+	env := appEnv(t)
+	out := mustRun(t, env, "app create --type forward_auth --name Grafana-API --domain api.example.com --metadata forward_auth_audience=grafana --metadata team=ops --json")
+	var a control.AppJSON
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Metadata["forward_auth_audience"] != "grafana" || a.Metadata["team"] != "ops" {
+		t.Fatalf("metadata after create: %v", a.Metadata)
+	}
+	out = mustRun(t, env, "app update --slug grafana-api --metadata team= --metadata forward_auth_audience=grafana,immich --json")
+	a = control.AppJSON{}
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Metadata["team"]; ok || a.Metadata["forward_auth_audience"] != "grafana,immich" {
+		t.Fatalf("metadata after update: %v", a.Metadata)
+	}
+	if _, _, code := run(t, env, "app update --slug grafana-api --metadata novalue"); code != 2 {
+		t.Fatalf("bad --metadata exit %d, want 2", code)
+	}
+}
