@@ -46,7 +46,7 @@ type Service struct {
 
 	// dummyHash makes a sign-in for an unknown user cost one bcrypt compare,
 	// the same as a wrong password.
-	dummyHash []byte
+	dummyHash func() []byte
 
 	mu          sync.RWMutex
 	listeners   []func(Change)
@@ -87,11 +87,15 @@ func New(cfg Config) (*Service, error) {
 		kv.Index[App]{Prefix: kv.PrefixAppByClientID, Value: func(a *App) string { return a.ClientID }},
 	)
 	s.apiKeys = kv.NewCollection(kv.PrefixAPIKey, func(k *APIKey) string { return k.ID })
-	h, err := bcrypt.GenerateFromPassword([]byte("clinch-timing-equaliser"), s.cost)
-	if err != nil {
-		return nil, err
-	}
-	s.dummyHash = h
+	// Made on first sign-in, not at start-up: admin commands run without a
+	// server open a Service too and should not pay a bcrypt hash each time.
+	s.dummyHash = sync.OnceValue(func() []byte {
+		h, err := bcrypt.GenerateFromPassword([]byte("clinch-timing-equaliser"), s.cost)
+		if err != nil {
+			panic(fmt.Sprintf("auth: bcrypt: %v", err))
+		}
+		return h
+	})
 	return s, nil
 }
 

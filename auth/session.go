@@ -72,7 +72,7 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session,
 	if err != nil && !errors.Is(err, kv.ErrNotFound) {
 		return nil, nil, "", err
 	}
-	hash := s.dummyHash
+	hash := s.dummyHash()
 	if u != nil && len(u.PasswordHash) > 0 {
 		hash = u.PasswordHash
 	}

@@ -5,12 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,24 +47,7 @@ type Server struct {
 // test ends; its log is printed if the test failed.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	o = Prepare(t, o)
-	port := FreePort(t)
-	s := &Server{
-		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Port:    port,
-		URL:     "http://localhost:" + strconv.Itoa(port),
-		DataDir: o.DataDir,
-		LogPath: filepath.Join(t.TempDir(), "clinch.log"),
-		opts:    o,
-	}
-	t.Cleanup(func() {
-		s.stop(syscall.SIGTERM)
-		if t.Failed() {
-			s.DumpLog(t)
-		}
-	})
-	s.start(t)
-	return s
+	return StartHost(t, o, "localhost")
 }
 
 // Options returns the prepared options the server runs with (data dir,
