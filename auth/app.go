@@ -28,6 +28,10 @@ type App struct {
 	Claims        json.RawMessage   `json:"claims,omitempty"`
 	Metadata      map[string]string `json:"metadata,omitempty"`
 
+	// LaunchURL is where the home page sends a person to open the app;
+	// forward_auth apps without one link to their domain.
+	LaunchURL string `json:"launch_url,omitempty"`
+
 	// forward_auth
 	Domain  string        `json:"domain,omitempty"` // "app.example.com" or "*.example.com"
 	Headers *HeaderConfig `json:"headers,omitempty"`
@@ -38,12 +42,15 @@ type App struct {
 	Public                 bool     `json:"public,omitempty"`
 	RedirectURIs           []string `json:"redirect_uris,omitempty"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
-	RequirePKCE            bool     `json:"require_pkce,omitempty"`
-	SkipConsent            bool     `json:"skip_consent,omitempty"`
-	AccessTokenTTL         Duration `json:"access_token_ttl,omitempty"`
-	RefreshTokenTTL        Duration `json:"refresh_token_ttl,omitempty"`
-	IDTokenTTL             Duration `json:"id_token_ttl,omitempty"`
-	GrantTypes             []string `json:"grant_types,omitempty"`
+	// BackchannelLogoutURI receives a signed logout_token when a session
+	// that used this client ends (OIDC Back-Channel Logout 1.0).
+	BackchannelLogoutURI string   `json:"backchannel_logout_uri,omitempty"`
+	RequirePKCE          bool     `json:"require_pkce,omitempty"`
+	SkipConsent          bool     `json:"skip_consent,omitempty"`
+	AccessTokenTTL       Duration `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL      Duration `json:"refresh_token_ttl,omitempty"`
+	IDTokenTTL           Duration `json:"id_token_ttl,omitempty"`
+	GrantTypes           []string `json:"grant_types,omitempty"`
 	// AlwaysIssueRefresh issues a refresh token even without offline_access.
 	AlwaysIssueRefresh bool `json:"always_issue_refresh,omitempty"`
 	// ServiceGroupsApply makes allowed groups apply to client_credentials

@@ -50,6 +50,7 @@ type AppInput struct {
 	AllowedGroups []string
 	Claims        string // JSON object
 	Metadata      map[string]string
+	LaunchURL     string
 
 	// forward_auth
 	Domain  string
@@ -58,6 +59,7 @@ type AppInput struct {
 	// oidc
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
 	Public                 bool
 	SkipConsent            bool
 	ClientID               string // "" = generated
@@ -80,6 +82,7 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 		Domain: in.Domain, Headers: in.Headers,
 		ClientID: in.ClientID, Public: in.Public, SkipConsent: in.SkipConsent,
 		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
+		BackchannelLogoutURI: in.BackchannelLogoutURI, LaunchURL: in.LaunchURL,
 		AccessTokenTTL: Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
 		IDTokenTTL: Duration(in.IDTokenTTL), GrantTypes: in.GrantTypes,
 		AlwaysIssueRefresh: in.AlwaysIssueRefresh, ServiceGroupsApply: in.ServiceGroupsApply,
@@ -175,6 +178,13 @@ func (s *Service) validateApp(t *kv.Txn, a *App) error {
 	if hasControl(a.Name) {
 		return invalid("name", "may not contain control characters")
 	}
+	if a.LaunchURL != "" {
+		n, err := checkWebURL(a.LaunchURL)
+		if err != nil {
+			return invalid("launch_url", fmt.Sprintf("%q %s", a.LaunchURL, err.Error()))
+		}
+		a.LaunchURL = n
+	}
 	a.Slug = strings.ToLower(strings.TrimSpace(a.Slug))
 	if !slugRE.MatchString(a.Slug) {
 		return invalid("slug", "may contain only lower-case letters, digits and '-' (up to 64, not starting or ending with '-')")
@@ -249,6 +259,7 @@ func (s *Service) validateForwardAuth(t *kv.Txn, a *App) error {
 	// OIDC fields mean nothing here; drop them so a list never shows them.
 	a.ClientID, a.SecretHash, a.Public, a.RequirePKCE = "", nil, false, false
 	a.RedirectURIs, a.PostLogoutRedirectURIs, a.GrantTypes = nil, nil, nil
+	a.BackchannelLogoutURI = ""
 	a.AccessTokenTTL, a.RefreshTokenTTL, a.IDTokenTTL = 0, 0, 0
 	// Two apps with one pattern would make the decision for a host depend on
 	// which was read first.
@@ -317,6 +328,13 @@ func validateOIDC(a *App) error {
 		a.PostLogoutRedirectURIs[i] = n
 	}
 	a.RedirectURIs = slices.Compact(a.RedirectURIs)
+	if a.BackchannelLogoutURI != "" {
+		n, err := checkWebURL(a.BackchannelLogoutURI)
+		if err != nil {
+			return invalid("backchannel_logout_uri", fmt.Sprintf("%q %s", a.BackchannelLogoutURI, err.Error()))
+		}
+		a.BackchannelLogoutURI = n
+	}
 	for _, d := range []struct {
 		field       string
 		v           *Duration
@@ -384,6 +402,19 @@ func checkRedirectURI(raw string) (string, error) {
 		}
 	}
 	return raw, nil
+}
+
+// checkWebURL accepts an absolute http or https URL: a page a browser
+// opens or an endpoint Clinch calls.
+func checkWebURL(raw string) (string, error) {
+	n, err := checkRedirectURI(raw)
+	if err != nil {
+		return "", err
+	}
+	if s := strings.ToLower(n[:strings.IndexByte(n, ':')]); s != "http" && s != "https" {
+		return "", errors.New("must be an http or https URL")
+	}
+	return n, nil
 }
 
 func fmtDur(d time.Duration) string {

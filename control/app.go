@@ -32,6 +32,8 @@ type AppJSON struct {
 	Public                 bool               `json:"public,omitempty"`
 	RedirectURIs           []string           `json:"redirect_uris,omitempty"`
 	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris,omitempty"`
+	BackchannelLogoutURI   string             `json:"backchannel_logout_uri,omitempty"`
+	LaunchURL              string             `json:"launch_url,omitempty"`
 	RequirePKCE            bool               `json:"require_pkce,omitempty"`
 	SkipConsent            bool               `json:"skip_consent,omitempty"`
 	AccessTokenTTL         string             `json:"access_token_ttl,omitempty"`
@@ -48,6 +50,7 @@ func appJSON(a *auth.App, secret string) AppJSON {
 		AllowedGroups: a.AllowedGroups, Claims: a.Claims, Metadata: a.Metadata,
 		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
 		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
+		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL,
 		RequirePKCE: a.RequirePKCE, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
@@ -101,6 +104,7 @@ func appCommands() []Command {
 // appFlags are the settings create and update share.
 type appFlags struct {
 	name, slug, domain, claims, clientID string
+	launchURL, backchannel               string
 	groups, headers, redirects, logouts  list
 	grants, metadata                     list
 	public, skipConsent, active          bool
@@ -115,6 +119,8 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
 	fs.Var(&f.redirects, "redirect-uri", "oidc: exact redirect URI (repeatable)")
 	fs.Var(&f.logouts, "post-logout-redirect-uri", "oidc: exact post-logout redirect URI (repeatable)")
+	fs.StringVar(&f.launchURL, "launch-url", "", "URL the home page links to (forward_auth default: https://DOMAIN)")
+	fs.StringVar(&f.backchannel, "backchannel-logout-uri", "", "oidc: URL that receives a logout_token when a session that used the app ends")
 	fs.Var(&f.metadata, "metadata", "key=value stored with the app; blank value removes the key (repeatable), e.g. forward_auth_audience=grafana lets grafana's access tokens in at this forward_auth app")
 	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
@@ -186,6 +192,7 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		Name: f.name, Slug: f.slug, Type: auth.AppType(*typ), Active: &f.active,
 		AllowedGroups: f.groups, Claims: f.claims, Domain: f.domain,
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
+		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
 	}
 	md, err := parseMetadata(nil, f.metadata)
@@ -335,6 +342,12 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		if set["post-logout-redirect-uri"] {
 			a.PostLogoutRedirectURIs = f.logouts
+		}
+		if set["launch-url"] {
+			a.LaunchURL = f.launchURL
+		}
+		if set["backchannel-logout-uri"] {
+			a.BackchannelLogoutURI = f.backchannel
 		}
 		if set["grant-type"] {
 			a.GrantTypes = f.grants
