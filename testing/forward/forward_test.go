@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,24 +64,36 @@ func browser() *http.Client {
 	return c
 }
 
-// echo is the protected app: it answers with the identity headers and the
-// URI it received.
+// echoed is what the protected app answers: the identity headers, the
+// Host, the Cookie header and the URI it received.
 type echoed struct {
-	URI     string            `json:"uri"`
-	Headers map[string]string `json:"headers"`
+	Upstream bool              `json:"upstream"`
+	URI      string            `json:"uri"`
+	Host     string            `json:"host"`
+	Cookie   string            `json:"cookie"`
+	Headers  map[string]string `json:"headers"`
 }
 
-func startUpstream(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := echoed{URI: r.RequestURI, Headers: map[string]string{}}
+// upstream is the protected app. It counts the requests that reached it, so
+// a test can tell "refused by the proxy" from "answered by the app".
+type upstream struct {
+	*httptest.Server
+	hits atomic.Int64
+}
+
+func startUpstream(t *testing.T) *upstream {
+	up := &upstream{}
+	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.hits.Add(1)
+		e := echoed{Upstream: true, URI: r.RequestURI, Host: r.Host, Cookie: strings.Join(r.Header.Values("Cookie"), "; "), Headers: map[string]string{}}
 		for _, h := range []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"} {
 			e.Headers[h] = r.Header.Get(h)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(e)
 	}))
-	t.Cleanup(srv.Close)
-	return srv
+	t.Cleanup(up.Close)
+	return up
 }
 
 // clinch starts the server with ann (admin, group staff) and bob (no
@@ -178,9 +191,15 @@ func startCaddy(t *testing.T, s *harness.Server, upstream string) string {
 	return site
 }
 
-// startNginx runs docs/proxy/nginx.conf with its three addresses replaced,
+// startNginx runs docs/proxy/nginx.conf with its addresses replaced,
 // inside a minimal main configuration with paths under the test's temp dir.
 func startNginx(t *testing.T, s *harness.Server, upstream string) string {
+	return startNginxEdited(t, s, upstream, nil)
+}
+
+// startNginxEdited is startNginx with edit applied to the site
+// configuration after the addresses are replaced (nil: as documented).
+func startNginxEdited(t *testing.T, s *harness.Server, upstream string, edit func(*testing.T, string) string) string {
 	bin := harness.NeedTool(t, "nginx")
 	dir := t.TempDir()
 	port := harness.FreePort(t)
@@ -188,8 +207,12 @@ func startNginx(t *testing.T, s *harness.Server, upstream string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostPort := appHost + ":" + strconv.Itoa(port)
 	site := strings.NewReplacer(
-		"listen 80;", "listen 127.0.0.1:"+strconv.Itoa(port)+";",
+		"listen 80", "listen 127.0.0.1:"+strconv.Itoa(port),
+		// The public origin, where the file spells it out: the test's
+		// port is not the default one.
+		"://app.example.com", "://"+hostPort,
 		"app.example.com", appHost,
 		"127.0.0.1:3000", s.Addr,
 		"127.0.0.1:8080", strings.TrimPrefix(upstream, "http://"),
@@ -198,6 +221,9 @@ func startNginx(t *testing.T, s *harness.Server, upstream string) string {
 		if !strings.Contains(site, want) {
 			t.Fatalf("docs/proxy/nginx.conf no longer has the placeholder for %s", want)
 		}
+	}
+	if edit != nil {
+		site = edit(t, site)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o600); err != nil {
 		t.Fatal(err)
@@ -227,7 +253,7 @@ http {
 	}
 	cmd := exec.Command(bin, "-c", cfg, "-p", dir, "-e", filepath.Join(dir, "error.log"))
 	startProcess(t, port, filepath.Join(dir, "nginx.log"), cmd)
-	return "http://" + appHost + ":" + strconv.Itoa(port)
+	return "http://" + hostPort
 }
 
 func get(t *testing.T, c *http.Client, u string, hdr ...string) (*http.Response, string) {
