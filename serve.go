@@ -69,6 +69,9 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 		store.Close()
 		return nil, err
 	}
+	if kid := keys.RetiredPEM(); kid != "" {
+		log.Warn("OIDC_PRIVATE_KEY was rotated away and is not used; the current signing key stays active. Remove it from the environment, or set a new key", "kid", kid, "active_kid", keys.ActiveKID())
+	}
 	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys}, nil
 }
 

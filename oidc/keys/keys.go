@@ -47,6 +47,15 @@ type record struct {
 	RetireAt time.Time `json:"retire_at,omitzero"`
 }
 
+// tombstone remembers, forever, that a key was retired. The retired
+// record itself (with the private key) expires a little after it leaves
+// the JWKS; without the tombstone, a restart with the old PEM still in
+// OIDC_PRIVATE_KEY would then import it as a new key and sign with it again.
+type tombstone struct {
+	KID       string    `json:"kid"`
+	RetiredAt time.Time `json:"retired_at"`
+}
+
 type key struct {
 	record
 	priv   *rsa.PrivateKey
@@ -70,6 +79,10 @@ type Config struct {
 type Set struct {
 	cfg    Config
 	collec *kv.Collection[record]
+	tombs  *kv.Collection[tombstone]
+	// retiredPEM is the kid of a configured PEM left unused because it
+	// had been rotated away; set once by Open.
+	retiredPEM string
 
 	mu   sync.RWMutex
 	keys []*key // oldest first; the last one without RetireAt is active
@@ -90,7 +103,13 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 	if cfg.MaxTokenTTL <= 0 {
 		cfg.MaxTokenTTL = 24 * time.Hour
 	}
-	s := &Set{cfg: cfg, collec: kv.NewCollection(kv.PrefixSigningKey, func(r *record) string { return r.KID })}
+	s := &Set{
+		cfg:    cfg,
+		collec: kv.NewCollection(kv.PrefixSigningKey, func(r *record) string { return r.KID }),
+		tombs:  kv.NewCollection(kv.PrefixRetiredKey, func(r *tombstone) string { return r.KID }),
+	}
+	var pemKey *rsa.PrivateKey
+	var pemKID string
 	if len(cfg.PEM) > 0 {
 		priv, err := ParsePEM(cfg.PEM)
 		if err != nil {
@@ -100,20 +119,40 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A configured key that the store has never seen is a rotation by
-		// the operator; one it has seen keeps whatever state it has, so a
-		// later `clinch keys rotate` is not undone by a restart.
-		err = cfg.Store.Update(ctx, func(t *kv.Txn) error {
-			if _, err := s.collec.Get(t, kid); err == nil {
-				return nil
-			} else if !errors.Is(err, kv.ErrNotFound) {
-				return err
-			}
-			return s.add(t, priv, kid, "config")
-		})
-		if err != nil {
-			return nil, fmt.Errorf("keys: import configured key: %w", err)
+		pemKey, pemKID = priv, kid
+	}
+	err := cfg.Store.Update(ctx, func(t *kv.Txn) error {
+		if err := s.backfillTombstones(t); err != nil {
+			return err
 		}
+		if pemKey == nil {
+			return nil
+		}
+		// A configured key that was ever retired stays retired: the
+		// operator rotated it away, and a stale environment must not undo
+		// that. It is ignored with a warning rather than refused, so a
+		// leftover variable does not take sign-in down; the key that the
+		// store says is active keeps signing.
+		if _, err := s.tombs.Get(t, pemKID); err == nil {
+			s.retiredPEM = pemKID
+			return nil
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		// A configured key that the store has never seen is a rotation by
+		// the operator; one it has seen keeps whatever state it has.
+		if _, err := s.collec.Get(t, pemKID); err == nil {
+			return nil
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		return s.add(t, pemKey, pemKID, "config")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys: import configured key: %w", err)
+	}
+	if s.retiredPEM != "" {
+		s.cfg.Logger.Warn("OIDC_PRIVATE_KEY is a signing key that was rotated away; it is not used. Remove it from the environment or set the new key", "kid", s.retiredPEM)
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -185,8 +224,9 @@ func (s *Set) add(t *kv.Txn, priv *rsa.PrivateKey, kid, source string) error {
 	return s.collec.Put(t, r, 0)
 }
 
-// retireAll sets RetireAt on every active key. Retired records expire from
-// the store on their own shortly after they leave the JWKS.
+// retireAll sets RetireAt on every active key and tombstones it. Retired
+// records expire from the store on their own shortly after they leave the
+// JWKS; their tombstones stay.
 func (s *Set) retireAll(t *kv.Txn, now time.Time) error {
 	all, err := s.collec.All(t)
 	if err != nil {
@@ -200,9 +240,41 @@ func (s *Set) retireAll(t *kv.Txn, now time.Time) error {
 		if err := s.collec.Put(t, r, s.cfg.MaxTokenTTL+time.Hour); err != nil {
 			return err
 		}
+		if err := s.tombs.Put(t, &tombstone{KID: r.KID, RetiredAt: now}, 0); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// backfillTombstones tombstones retired records that have none: keys
+// retired before tombstones existed, while their records are still there.
+func (s *Set) backfillTombstones(t *kv.Txn) error {
+	all, err := s.collec.All(t)
+	if err != nil {
+		return err
+	}
+	for _, r := range all {
+		if r.RetireAt.IsZero() {
+			continue
+		}
+		if _, err := s.tombs.Get(t, r.KID); err == nil {
+			continue
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		at := r.RetireAt.Add(-s.cfg.MaxTokenTTL)
+		if err := s.tombs.Put(t, &tombstone{KID: r.KID, RetiredAt: at}, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RetiredPEM is the kid of the configured OIDC_PRIVATE_KEY when Open left
+// it unused because it had been rotated away, or "". Callers without a
+// Logger in Config report it themselves.
+func (s *Set) RetiredPEM() string { return s.retiredPEM }
 
 // Rotate generates a new key, makes it the active one, and returns its kid.
 // The previous key stays published until every token it signed expired.
