@@ -24,6 +24,9 @@ import (
 )
 
 func main() {
+	// First, before anything is written: nothing Clinch creates is for
+	// other local users.
+	restrictUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

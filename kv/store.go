@@ -80,8 +80,8 @@ func badgerOptions(dir string, o Options) badger.Options {
 // migrations. It returns ErrLocked when another process holds the directory.
 func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	if !o.InMemory {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("kv: create data dir: %w", err)
+		if err := secure(dir, o.Logger); err != nil {
+			return nil, err
 		}
 	}
 	db, err := badger.Open(badgerOptions(dir, o))
@@ -280,8 +280,8 @@ func Restore(ctx context.Context, dir string, r io.Reader, o Options) error {
 	if len(entries) > 0 {
 		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("kv: restore: %w", err)
+	if err := secure(dir, o.Logger); err != nil {
+		return err
 	}
 	db, err := badger.Open(badgerOptions(dir, o))
 	if err != nil {
