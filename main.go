@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -155,6 +154,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, "backup written to", *out)
+	fmt.Fprintf(stdout, "It does not hold the secret the store is keyed with: keep SECRET_KEY_BASE (or, when it is not set, %s) with it; a restore needs it.\n", filepath.Join(cfg.DataDir, secretFile))
 	return 0
 }
 
@@ -183,33 +183,4 @@ func writeFileAtomic(path string, fill func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-func restore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("restore", stderr)
-	in := fs.String("in", "", "backup file to restore (required)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *in == "" {
-		fmt.Fprintln(stderr, "clinch restore: usage: clinch restore --in FILE   (into CLINCH_DATA_DIR, which must be empty)")
-		return 2
-	}
-	cfg, code := loadConfig(stderr)
-	if cfg == nil {
-		return code
-	}
-	f, err := os.Open(*in)
-	if err != nil {
-		fmt.Fprintln(stderr, "clinch restore:", err)
-		return 1
-	}
-	defer f.Close()
-	if err := kv.Restore(ctx, cfg.DataDir, f, kv.Options{}); err != nil {
-		if errors.Is(err, kv.ErrNotEmpty) {
-			fmt.Fprintf(stderr, "clinch restore: %s is not empty; restore only into an empty data directory\n", cfg.DataDir)
-			return 1
-		}
-		fmt.Fprintln(stderr, "clinch restore:", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, "restored into", cfg.DataDir)
-	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
@@ -41,12 +42,15 @@ type app struct {
 
 func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, error) {
 	log := cfg.Logger(logw)
+	if err := checkSecretKept(cfg); err != nil {
+		return nil, err
+	}
 	generated, err := cfg.EnsureSecret()
 	if err != nil {
 		return nil, err
 	}
 	if generated {
-		log.Warn("SECRET_KEY_BASE is not set: generated one and kept it in the data directory; back it up with your data, or set SECRET_KEY_BASE", "file", cfg.DataDir+"/secret_key_base")
+		log.Warn("SECRET_KEY_BASE is not set: generated one and kept it in the data directory; back it up with your data, or set SECRET_KEY_BASE", "file", filepath.Join(cfg.DataDir, secretFile))
 	}
 	secrets, err := auth.NewSecrets(cfg.SecretKeyBase)
 	if err != nil {

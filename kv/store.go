@@ -11,10 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -73,6 +70,12 @@ func badgerOptions(dir string, o Options) badger.Options {
 		// durable data, so sessions and rate-limit counters stay cheap.
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{o.Logger})
+	if o.InMemory {
+		// Without a value log every value lives in the LSM tree, and
+		// Badger refuses (or, loading a backup, panics on) values above
+		// the threshold: raise it to Badger's maximum.
+		bo = bo.WithValueThreshold(1 << 20)
+	}
 	return bo
 }
 
@@ -257,63 +260,6 @@ func (t *Txn) Scan(prefix []byte, fn func(key, val []byte) error) error {
 
 // ErrStop ends a Scan early.
 var ErrStop = errors.New("kv: stop scan")
-
-// Backup writes a consistent snapshot of the whole store to w while it keeps
-// serving.
-func (s *Store) Backup(ctx context.Context, w io.Writer) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := s.db.Backup(w, 0); err != nil {
-		return fmt.Errorf("kv: backup: %w", err)
-	}
-	return nil
-}
-
-// Restore loads a backup taken with Backup into dir, which must be empty or
-// missing. The store is closed again afterwards.
-func Restore(ctx context.Context, dir string, r io.Reader, o Options) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("kv: restore: %w", err)
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("%w: %s", ErrNotEmpty, dir)
-	}
-	if err := secure(dir, o.Logger); err != nil {
-		return err
-	}
-	db, err := badger.Open(badgerOptions(dir, o))
-	if err != nil {
-		return fmt.Errorf("kv: restore: %w", err)
-	}
-	if err := db.Load(r, 64); err != nil {
-		db.Close()
-		// Leave nothing half-restored behind.
-		removeContents(dir)
-		return fmt.Errorf("kv: restore: %w", err)
-	}
-	if err := db.Sync(); err != nil {
-		db.Close()
-		return fmt.Errorf("kv: restore: %w", err)
-	}
-	if err := db.Close(); err != nil {
-		return fmt.Errorf("kv: restore: %w", err)
-	}
-	// Run migrations so a backup from an older version opens cleanly.
-	st, err := Open(ctx, dir, o)
-	if err != nil {
-		return err
-	}
-	return st.Close()
-}
-
-func removeContents(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		os.RemoveAll(filepath.Join(dir, e.Name()))
-	}
-}
 
 // badgerLogger forwards Badger's warnings and errors to slog and drops its
 // chatty info and debug lines.

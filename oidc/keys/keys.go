@@ -442,3 +442,30 @@ func (s *Set) List() []Info {
 	}
 	return out
 }
+
+// ErrWrongSecret is CheckSecret's answer for a store written under another
+// SECRET_KEY_BASE.
+var ErrWrongSecret = errors.New("keys: the stored signing keys cannot be decrypted with this SECRET_KEY_BASE")
+
+// CheckSecret decrypts every stored signing key with secrets, changing
+// nothing, and returns how many there are. Every store Clinch has opened
+// holds at least one, so this tells whether a store (a backup loaded with
+// kv.Inspect, say) belongs with a secret.
+func CheckSecret(ctx context.Context, store *kv.Store, secrets *auth.Secrets) (int, error) {
+	collec := kv.NewCollection(kv.PrefixSigningKey, func(r *record) string { return r.KID })
+	var recs []*record
+	err := store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		recs, err = collec.All(t)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("keys: check secret: %w", err)
+	}
+	for _, r := range recs {
+		if _, err := secrets.Open(r.Sealed, sealLabel(r.KID)); err != nil {
+			return len(recs), fmt.Errorf("%w (key %s)", ErrWrongSecret, r.KID)
+		}
+	}
+	return len(recs), nil
+}
