@@ -252,12 +252,6 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 	return len(ended), nil
 }
 
-func (s *Service) countSessions(t *kv.Txn, userID string) (int, error) {
-	n := 0
-	err := t.Scan(kv.PrefixSessionByUser.Key(userID+"/"), func(_, _ []byte) error { n++; return nil })
-	return n, err
-}
-
 // deleteUserSessions removes every session of the user and returns their
 // ids. Callers notify with ChangeUser, which evicts every cached session of
 // that user, and pass the ids on as EndedSessions.
@@ -270,6 +264,14 @@ func (s *Service) deleteUserSessions(t *kv.Txn, userID string) ([]string, error)
 	})
 	if err != nil {
 		return nil, err
+	}
+	s.mu.RLock()
+	hooks := s.signOutHooks
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		if err := h(t, userID); err != nil {
+			return nil, err
+		}
 	}
 	ids := make([]string, 0, len(keys))
 	for _, k := range keys {
