@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if len(args) > 0 && args[0] == "serve" {
 			args = args[1:]
 		}
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "version", "--version":

@@ -79,8 +79,12 @@ func (a *app) controlEnv() *control.Env {
 func (a *app) Close() error { return a.store.Close() }
 
 // serve runs the HTTP server and the control socket until ctx ends.
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(os.LookupEnv, args, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	}
 	var ue *config.UsageError
 	if errors.As(err, &ue) {
 		return 2
