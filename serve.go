@@ -187,6 +187,7 @@ func (a *app) serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
+	warnPlainHTTP(log, site)
 	if need, _ := a.auth.NeedsSetup(ctx); need {
 		log.Info("no users yet: open the first-run wizard to create the admin account", "url", site.URL("/signup"))
 	}
@@ -200,4 +201,19 @@ func (a *app) serve(ctx context.Context) error {
 	err = srv.Shutdown(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
+}
+
+// warnPlainHTTP says once at start when people reach Clinch over plain http
+// from other machines. It still serves: a first try on a LAN address works.
+func warnPlainHTTP(log *slog.Logger, site web.Site) {
+	if !site.PlainHTTPOnNetwork() {
+		return
+	}
+	if site.Secure {
+		log.Warn("FORCE_SSL marks cookies Secure, but CLINCH_HOST is plain http: browsers keep no Secure cookie from an http address, so nobody can sign in there; set CLINCH_HOST to the https URL people use",
+			"url", site.Host.String())
+		return
+	}
+	log.Warn("CLINCH_HOST is plain http on a network address: passwords and session cookies travel in clear; put Clinch behind TLS and set CLINCH_HOST to its https URL (see README, \"Clinch itself behind Caddy or nginx\")",
+		"url", site.Host.String())
 }

@@ -22,8 +22,13 @@ func TestNewSite(t *testing.T) {
 		{"https://example.com", "", false, "example.com", true},
 		{"https://auth.example.com", "", false, "example.com", true},
 		{"https://auth.example.co.uk", "", false, "example.co.uk", true},
-		{"http://auth.example.com", "", false, "example.com", true},
+		// Secure exactly when https or FORCE_SSL: a browser would drop a
+		// Secure cookie from a plain-http address and nobody could sign in.
+		{"http://auth.example.com", "", false, "example.com", false},
+		{"http://auth.example.com", "", true, "example.com", true},
 		{"http://192.168.1.10:3000", "", false, "", false},
+		{"http://192.168.1.10:3000", "", true, "", true},
+		{"https://192.168.1.10", "", false, "", true},
 		{"http://[::1]:3000", "", false, "", false},
 		{"https://auth.example.com", "sso.example.com", false, "sso.example.com", true},
 		{"https://auth.example.com", ".Example.com", false, "example.com", true},
@@ -34,17 +39,59 @@ func TestNewSite(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := NewSite(u, tt.cookieDomain, tt.forceSSL)
+		// The CSRF cookie follows the same rule.
+		rec := httptest.NewRecorder()
+		CSRF(s, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", tt.host+"/signin", nil))
+		if cs := rec.Result().Cookies(); len(cs) != 1 || cs[0].Name != CSRFCookie || cs[0].Secure != tt.wantSecure {
+			t.Errorf("%s (FORCE_SSL=%v): CSRF cookie %v, want Secure=%v", tt.host, tt.forceSSL, cs, tt.wantSecure)
+		}
 		if s.CookieDomain != tt.wantDomain || s.Secure != tt.wantSecure {
 			t.Errorf("NewSite(%s, %q, %v) = domain %q secure %v, want %q %v",
 				tt.host, tt.cookieDomain, tt.forceSSL, s.CookieDomain, s.Secure, tt.wantDomain, tt.wantSecure)
 		}
 		// What the browser receives.
-		rec := httptest.NewRecorder()
+		rec = httptest.NewRecorder()
 		s.SetSession(rec, "cs_x", time.Now().Add(time.Hour), true)
 		c := rec.Result().Cookies()[0]
 		if c.Name != SessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode ||
 			c.Secure != tt.wantSecure || c.Domain != tt.wantDomain || c.Path != "/" {
 			t.Errorf("%s: session cookie %+v", tt.host, c)
+		}
+	}
+}
+
+func TestIsLoopbackNameAndPlainHTTPOnNetwork(t *testing.T) {
+	tests := []struct {
+		host     string
+		loopback bool
+	}{
+		{"http://localhost:3000", true},
+		{"http://LocalHost", true},
+		{"http://auth.clinch.localhost:8443", true},
+		{"http://127.0.0.1:3000", true},
+		{"http://127.3.2.1", true},
+		{"http://[::1]:3000", true},
+		{"http://192.0.2.2:3000", false},
+		{"http://10.0.0.5", false},
+		{"http://[2001:db8::1]:3000", false},
+		{"http://auth.example.com", false},
+		{"http://localhost.example.com", false},
+		{"http://notlocalhost", false},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := IsLoopbackName(u.Hostname()); got != tt.loopback {
+			t.Errorf("IsLoopbackName(%q) = %v, want %v", u.Hostname(), got, tt.loopback)
+		}
+		if got := NewSite(u, "", false).PlainHTTPOnNetwork(); got != !tt.loopback {
+			t.Errorf("%s: PlainHTTPOnNetwork = %v, want %v", tt.host, got, !tt.loopback)
+		}
+		u.Scheme = "https"
+		if NewSite(u, "", false).PlainHTTPOnNetwork() {
+			t.Errorf("%s: PlainHTTPOnNetwork over https", u)
 		}
 	}
 }
