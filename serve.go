@@ -149,7 +149,7 @@ func (a *app) serve(ctx context.Context) error {
 		web.RequestID,
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
-		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError),
+		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError, log),
 		// Innermost: it reads the route pattern the mux sets on the request.
 		m.Middleware,
 	)

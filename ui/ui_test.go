@@ -75,7 +75,7 @@ func newEnv(t *testing.T) *env {
 	// The order main.go uses; metrics is innermost so it sees r.Pattern.
 	handler = web.Chain(mux,
 		web.RequestID, web.Recover(nil, h.RenderError), web.SecurityHeaders(site),
-		web.CSRF(site, web.CSRFExempt{"/api/"}, h.RenderError), e.metrics.Middleware,
+		web.CSRF(site, web.CSRFExempt{"/api/"}, h.RenderError, nil), e.metrics.Middleware,
 	)
 	return e
 }

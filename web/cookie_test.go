@@ -41,7 +41,7 @@ func TestNewSite(t *testing.T) {
 		s := NewSite(u, tt.cookieDomain, tt.forceSSL)
 		// The CSRF cookie follows the same rule.
 		rec := httptest.NewRecorder()
-		CSRF(s, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", tt.host+"/signin", nil))
+		CSRF(s, nil, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", tt.host+"/signin", nil))
 		if cs := rec.Result().Cookies(); len(cs) != 1 || cs[0].Name != CSRFCookie || cs[0].Secure != tt.wantSecure {
 			t.Errorf("%s (FORCE_SSL=%v): CSRF cookie %v, want Secure=%v", tt.host, tt.forceSSL, cs, tt.wantSecure)
 		}
