@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
+	"github.com/clinchsso/clinch/web"
 )
 
 // FATokenTTL is how long an fa_token may wait for its first request.
@@ -34,42 +35,64 @@ var errHostMismatch = errors.New("forward: fa_token for another host")
 // use, 60 seconds, valid only at that host. Any other host is refused, so
 // sign-in is never an open redirect. When Clinch runs on https, plain-http
 // return URLs are refused too: the token would cross the network in clear.
+// A refusal is logged at info with its reason and the host (never the
+// whole URL), so "why did I land on Clinch's home page" has an answer.
 func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool) {
-	if u == nil || sess == nil || u.User != nil || u.Opaque != "" {
+	target, reason := v.returnTo(ctx, u, sess)
+	if reason != "" {
+		host := ""
+		if u != nil {
+			host = u.Host
+		}
+		web.ContextLogger(ctx, v.log).Info("return URL dropped", "reason", reason, "host", host)
 		return "", false
+	}
+	return target, true
+}
+
+// returnTo is ReturnTo; it gives the reason for a refusal.
+func (v *Verifier) returnTo(ctx context.Context, u *url.URL, sess *auth.Session) (target, reason string) {
+	if u == nil || sess == nil {
+		return "", "no URL or no session"
+	}
+	if u.User != nil || u.Opaque != "" {
+		return "", "not a clean absolute URL"
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" {
-		return "", false
+		return "", "not an http or https URL"
 	}
 	if scheme == "http" && v.site.Host.Scheme == "https" {
-		return "", false
+		return "", "plain-http app while Clinch is https: the fa_token would cross the network in clear; serve the app over https"
 	}
 	host, ok := splitHostPort(strings.ToLower(u.Host))
 	if !ok {
-		return "", false
+		return "", "not a valid host"
 	}
 	tbl, err := v.table(ctx)
 	if err != nil {
 		v.log.Error("return url: load apps", "err", err)
-		return "", false
+		return "", "could not load the apps"
 	}
 	app := tbl.match(host)
-	if app == nil || !app.Active {
-		return "", false
+	if app == nil {
+		return "", "no forward_auth app covers this host (register it with clinch app create --type forward_auth --domain)"
+	}
+	if !app.Active {
+		return "", "the app covering this host (" + app.Slug + ") is inactive"
 	}
 	tok, hash := v.auth.Secrets().NewToken(auth.PrefixFAToken)
 	rec := faRecord{SessionID: sess.ID, UserID: sess.UserID, Host: host, ExpiresAt: v.auth.Now().Add(FATokenTTL)}
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return "", false
+		return "", "could not encode the fa_token"
 	}
 	err = v.auth.Store().Update(ctx, func(t *kv.Txn) error {
 		return t.Set(kv.PrefixFAToken.Key(hash), b, FATokenTTL)
 	})
 	if err != nil {
 		v.log.Error("return url: store fa_token", "err", err)
-		return "", false
+		return "", "could not store the fa_token"
 	}
 	out := withoutFAToken(u)
 	out.Scheme = scheme
@@ -78,7 +101,7 @@ func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 		out.RawQuery += "&"
 	}
 	out.RawQuery += faParam + "=" + tok
-	return out.String(), true
+	return out.String(), ""
 }
 
 // consumeFAToken uses up an fa_token presented at host and returns its
