@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,12 +21,6 @@ import (
 	"github.com/clinchsso/clinch/ui"
 	"github.com/clinchsso/clinch/web"
 )
-
-func flagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("clinch "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
 
 // app is the set of services over one open store, shared by the server and
 // by admin commands run without a server.
@@ -123,9 +116,20 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer verifier.Close()
 
+	// While no account exists, the wizard asks browsers on other machines
+	// for a code that only the log shows; it lives in memory only.
+	needSetup, err := a.auth.NeedsSetup(ctx)
+	if err != nil {
+		return err
+	}
+	setupCode := ""
+	if needSetup {
+		setupCode = ui.NewSetupCode()
+	}
 	pages, err := ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo,
+		SetupCode: setupCode,
 	})
 	if err != nil {
 		return err
@@ -188,8 +192,10 @@ func (a *app) serve(ctx context.Context) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
 	warnPlainHTTP(log, site)
-	if need, _ := a.auth.NeedsSetup(ctx); need {
-		log.Info("no users yet: open the first-run wizard to create the admin account", "url", site.URL("/signup"))
+	if needSetup {
+		// The one line that prints the setup code, deliberately.
+		log.Info("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
+			"url", site.URL("/signup"), "setup_code", setupCode)
 	}
 	select {
 	case err := <-errc:

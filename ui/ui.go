@@ -44,6 +44,9 @@ type Config struct {
 	// sign-in: it gives the URL to redirect to and true only for hosts an
 	// application covers. Nil follows no other host.
 	ReturnTo func(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool)
+	// SetupCode is the one-time code (NewSetupCode) the first-run wizard
+	// asks for from browsers not on this machine; "" refuses them.
+	SetupCode string
 }
 
 // Handler serves the pages.
@@ -54,6 +57,7 @@ type Handler struct {
 	metrics  *metrics.Metrics
 	trusted  []*net.IPNet
 	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
+	setupCode string
 
 	pages  map[string]*template.Template
 	static map[string]staticFile
@@ -76,7 +80,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, setupCode: cfg.SetupCode,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -158,6 +162,10 @@ type page struct {
 	// sign-up
 	Email, Name, Username    string
 	MinPassword, MaxPassword int
+	// AskSetupCode: the browser is not on Clinch's machine, so the wizard
+	// wants the setup code from the log; NoSetupCode: there is none this run.
+	AskSetupCode, NoSetupCode bool
+	SetupCode                 string // echoed back only once it matched
 	// home
 	Apps     []AppLink
 	Sessions []sessionView

@@ -136,3 +136,35 @@ func contains(nets []*net.IPNet, ip net.IP) bool {
 	}
 	return false
 }
+
+// LocalRequest reports whether r comes from a browser on this machine: its
+// client address (ClientIP with the trusted proxies) is loopback, no
+// untrusted peer says it forwarded the request for someone else, and the
+// host it asked for is a loopback name. A proxy on the same machine that is
+// not in CLINCH_TRUSTED_PROXIES connects from loopback too; its forwarding
+// headers, or the public host name it passes on, keep its clients from
+// counting as local.
+func LocalRequest(r *http.Request, trusted []*net.IPNet) bool {
+	ip := net.ParseIP(ClientIP(r, trusted))
+	if ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if p := net.ParseIP(peer); p == nil || !contains(trusted, p) {
+		// The headers by which a proxy says it passed on someone else's
+		// request.
+		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded"} {
+			if _, ok := r.Header[h]; ok {
+				return false
+			}
+		}
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return IsLoopbackName(host)
+}

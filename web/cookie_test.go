@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -92,6 +93,42 @@ func TestIsLoopbackNameAndPlainHTTPOnNetwork(t *testing.T) {
 		u.Scheme = "https"
 		if NewSite(u, "", false).PlainHTTPOnNetwork() {
 			t.Errorf("%s: PlainHTTPOnNetwork over https", u)
+		}
+	}
+}
+
+func TestLocalRequest(t *testing.T) {
+	_, lo, _ := net.ParseCIDR("127.0.0.1/32")
+	tests := []struct {
+		name    string
+		remote  string
+		host    string
+		hdr     map[string]string
+		trusted []*net.IPNet
+		local   bool
+	}{
+		{"browser on this machine", "127.0.0.1:5000", "localhost:3000", nil, nil, true},
+		{"IPv6 loopback", "[::1]:5000", "[::1]:3000", nil, nil, true},
+		{"a *.localhost name", "127.0.0.1:5000", "auth.clinch.localhost:3000", nil, nil, true},
+		{"another machine", "192.0.2.5:5000", "192.0.2.2:3000", nil, nil, false},
+		{"another machine claiming localhost", "192.0.2.5:5000", "localhost:3000", nil, nil, false},
+		{"untrusted local proxy with X-Forwarded-For", "127.0.0.1:5000", "localhost:3000", map[string]string{"X-Forwarded-For": "192.0.2.5"}, nil, false},
+		{"untrusted local proxy with X-Forwarded-For 127.0.0.1", "127.0.0.1:5000", "localhost:3000", map[string]string{"X-Forwarded-For": "127.0.0.1"}, nil, false},
+		{"untrusted local proxy with X-Real-IP", "127.0.0.1:5000", "localhost:3000", map[string]string{"X-Real-IP": "192.0.2.5"}, nil, false},
+		{"untrusted local proxy with Forwarded", "127.0.0.1:5000", "localhost:3000", map[string]string{"Forwarded": "for=192.0.2.5"}, nil, false},
+		{"local proxy passing a public host", "127.0.0.1:5000", "auth.example.com", nil, nil, false},
+		{"trusted proxy for a remote client", "127.0.0.1:5000", "localhost:3000", map[string]string{"X-Forwarded-For": "192.0.2.5"}, []*net.IPNet{lo}, false},
+		{"trusted proxy for a local browser", "127.0.0.1:5000", "auth.clinch.localhost", map[string]string{"X-Forwarded-For": "127.0.0.1"}, []*net.IPNet{lo}, true},
+		{"trusted proxy, spoofed X-Forwarded-For left of the remote client", "127.0.0.1:5000", "localhost", map[string]string{"X-Forwarded-For": "127.0.0.1, 192.0.2.5"}, []*net.IPNet{lo}, false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/signup", nil)
+		r.RemoteAddr, r.Host = tt.remote, tt.host
+		for k, v := range tt.hdr {
+			r.Header.Set(k, v)
+		}
+		if got := LocalRequest(r, tt.trusted); got != tt.local {
+			t.Errorf("%s: LocalRequest = %v, want %v", tt.name, got, tt.local)
 		}
 	}
 }
