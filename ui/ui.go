@@ -51,12 +51,12 @@ type Config struct {
 
 // Handler serves the pages.
 type Handler struct {
-	auth     *auth.Service
-	site     web.Site
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	trusted  []*net.IPNet
-	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
+	auth      *auth.Service
+	site      web.Site
+	log       *slog.Logger
+	metrics   *metrics.Metrics
+	trusted   []*net.IPNet
+	returnTo  func(context.Context, *url.URL, *auth.Session) (string, bool)
 	setupCode string
 
 	pages  map[string]*template.Template
