@@ -51,12 +51,14 @@ type Config struct {
 
 // Handler serves the pages.
 type Handler struct {
-	auth      *auth.Service
-	site      web.Site
-	log       *slog.Logger
-	metrics   *metrics.Metrics
-	trusted   []*net.IPNet
-	returnTo  func(context.Context, *url.URL, *auth.Session) (string, bool)
+	auth     *auth.Service
+	site     web.Site
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	trusted  []*net.IPNet
+	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
+
+	// setupCode is what the wizard asks of browsers on other machines.
 	setupCode string
 
 	pages  map[string]*template.Template
