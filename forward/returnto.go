@@ -38,61 +38,30 @@ var errHostMismatch = errors.New("forward: fa_token for another host")
 // A refusal is logged at info with its reason and the host (never the
 // whole URL), so "why did I land on Clinch's home page" has an answer.
 func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool) {
-	target, reason := v.returnTo(ctx, u, sess)
-	if reason != "" {
-		host := ""
-		if u != nil {
-			host = u.Host
-		}
-		web.ContextLogger(ctx, v.log).Info("return URL dropped", "reason", reason, "host", host)
+	if sess == nil {
 		return "", false
 	}
-	return target, true
-}
-
-// returnTo is ReturnTo; it gives the reason for a refusal.
-func (v *Verifier) returnTo(ctx context.Context, u *url.URL, sess *auth.Session) (target, reason string) {
-	if u == nil || sess == nil {
-		return "", "no URL or no session"
-	}
-	if u.User != nil || u.Opaque != "" {
-		return "", "not a clean absolute URL"
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", "not an http or https URL"
-	}
-	if scheme == "http" && v.site.Host.Scheme == "https" {
-		return "", "plain-http app while Clinch is https: the fa_token would cross the network in clear; serve the app over https"
-	}
-	host, ok := splitHostPort(strings.ToLower(u.Host))
-	if !ok {
-		return "", "not a valid host"
-	}
-	tbl, err := v.table(ctx)
-	if err != nil {
-		v.log.Error("return url: load apps", "err", err)
-		return "", "could not load the apps"
-	}
-	app := tbl.match(host)
-	if app == nil {
-		return "", "no forward_auth app covers this host (register it with clinch app create --type forward_auth --domain)"
-	}
-	if !app.Active {
-		return "", "the app covering this host (" + app.Slug + ") is inactive"
+	host, scheme, reason := v.covered(ctx, u)
+	if reason != "" {
+		h := ""
+		if u != nil {
+			h = u.Host
+		}
+		web.ContextLogger(ctx, v.log).Info("return URL dropped", "reason", reason, "host", h)
+		return "", false
 	}
 	tok, hash := v.auth.Secrets().NewToken(auth.PrefixFAToken)
 	rec := faRecord{SessionID: sess.ID, UserID: sess.UserID, Host: host, ExpiresAt: v.auth.Now().Add(FATokenTTL)}
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return "", "could not encode the fa_token"
+		return "", false
 	}
 	err = v.auth.Store().Update(ctx, func(t *kv.Txn) error {
 		return t.Set(kv.PrefixFAToken.Key(hash), b, FATokenTTL)
 	})
 	if err != nil {
 		v.log.Error("return url: store fa_token", "err", err)
-		return "", "could not store the fa_token"
+		return "", false
 	}
 	out := withoutFAToken(u)
 	out.Scheme = scheme
@@ -101,7 +70,47 @@ func (v *Verifier) returnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 		out.RawQuery += "&"
 	}
 	out.RawQuery += faParam + "=" + tok
-	return out.String(), ""
+	return out.String(), true
+}
+
+// Covers reports whether sign-in may send a browser to u: a host an active
+// forward_auth app covers, under the same rules as ReturnTo. The sign-in
+// page uses it to allow that origin in its CSP form-action.
+func (v *Verifier) Covers(ctx context.Context, u *url.URL) bool {
+	_, _, reason := v.covered(ctx, u)
+	return reason == ""
+}
+
+// covered returns the lower-cased host and scheme of u when an active
+// forward_auth app covers it and its scheme is acceptable, else why not.
+func (v *Verifier) covered(ctx context.Context, u *url.URL) (host, scheme, reason string) {
+	if u == nil || u.User != nil || u.Opaque != "" {
+		return "", "", "not a clean absolute URL"
+	}
+	scheme = strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", "", "not an http or https URL"
+	}
+	if scheme == "http" && v.site.Host.Scheme == "https" {
+		return "", "", "plain-http app while Clinch is https: the fa_token would cross the network in clear; serve the app over https"
+	}
+	host, ok := splitHostPort(strings.ToLower(u.Host))
+	if !ok {
+		return "", "", "not a valid host"
+	}
+	tbl, err := v.table(ctx)
+	if err != nil {
+		v.log.Error("return url: load apps", "err", err)
+		return "", "", "could not load the apps"
+	}
+	app := tbl.match(host)
+	if app == nil {
+		return "", "", "no forward_auth app covers this host (register it with clinch app create --type forward_auth --domain)"
+	}
+	if !app.Active {
+		return "", "", "the app covering this host (" + app.Slug + ") is inactive"
+	}
+	return host, scheme, ""
 }
 
 // consumeFAToken uses up an fa_token presented at host and returns its
