@@ -334,10 +334,6 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "home", p)
 }
 
-// apps lists the applications the user may open. Empty until applications
-// get a launch URL (a later issue fills it from auth.Service.Apps filtered
-// by App.Allows).
-func (h *Handler) apps(context.Context, *auth.User) []AppLink { return nil }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	u, cur, ok := h.CurrentUser(r)
