@@ -334,7 +334,6 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "home", p)
 }
 
-
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	u, cur, ok := h.CurrentUser(r)
 	if !ok {
