@@ -205,8 +205,8 @@ func (a *app) serve(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// Said before the first request is answered, so whoever sees Clinch
+	// ready also finds these lines in the log.
 	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
 	warnPlainHTTP(log, site)
 	if needSetup {
@@ -214,6 +214,8 @@ func (a *app) serve(ctx context.Context) error {
 		log.Info("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
 			"url", site.URL("/signup"), "setup_code", setupCode)
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

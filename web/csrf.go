@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -117,7 +118,7 @@ func checkCSRF(r *http.Request, site Site) *CSRFRefusal {
 	}
 	want := cookieToken(r)
 	if want == "" {
-		if site.Secure && (strings.HasPrefix(strings.ToLower(o), "http://") || o == "" && r.TLS == nil && site.Host.Scheme == "http") {
+		if site.Secure && secureCookieDropped(r, o, site) {
 			return &CSRFRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
 				"Clinch marks its cookies Secure (FORCE_SSL is set, or CLINCH_HOST is https), and browsers keep no Secure cookie " +
 				"from a plain-http address like this one. Open Clinch over https, or unset FORCE_SSL when Clinch really is reached over plain http."}
@@ -139,6 +140,22 @@ func checkCSRF(r *http.Request, site Site) *CSRFRefusal {
 			"under another address). Reload the page and try again."}
 	}
 	return nil
+}
+
+// secureCookieDropped reports whether the page was most likely opened over
+// plain http at an address other than loopback (where browsers do keep
+// Secure cookies): from the Origin, or without one from the request
+// itself when CLINCH_HOST is http too.
+func secureCookieDropped(r *http.Request, origin string, site Site) bool {
+	if origin != "" {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Scheme, "http") && !IsLoopbackName(u.Hostname())
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return r.TLS == nil && site.Host.Scheme == "http" && !IsLoopbackName(host)
 }
 
 // shorten keeps a client-sent value that is echoed on a page or in a log

@@ -204,6 +204,16 @@ func TestCSRF_RefusalNamesCauseAndFixAndLogsIt(t *testing.T) {
 			message: []string{"marks its cookies secure", "plain-http address", "force_ssl"},
 		},
 		{
+			// Browsers keep Secure cookies on http://localhost: not the cause.
+			name: "no cookie, FORCE_SSL on localhost", host: "http://localhost:3000", forceSSL: true, token: tok,
+			hdr: map[string]string{"Origin": "http://localhost:3000"}, reason: "cookie_missing",
+			message: []string{"accept cookies from localhost"},
+		},
+		{
+			name: "Secure cookie on http, no Origin", host: "http://192.0.2.2:3000", forceSSL: true, token: tok,
+			reason: "cookie_missing", message: []string{"marks its cookies secure"},
+		},
+		{
 			name: "no token", host: "http://localhost:3000", cookie: tok, reason: "token_missing",
 			message: []string{"no security token", "reload"},
 		},
