@@ -21,6 +21,7 @@ func TestRun_Help(t *testing.T) {
 		{[]string{"help"}, 0, []string{"user create", "app apikey create", "keys rotate", "backup", "clinch help COMMAND"}},
 		{[]string{"-h"}, 0, []string{"commands:"}},
 		{[]string{"--help"}, 0, []string{"commands:"}},
+		{[]string{"-help"}, 0, []string{"commands:"}},
 		{[]string{"serve", "--help"}, 0, []string{"CLINCH_LISTEN", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY_FILE", "--trusted-proxies"}},
 		{[]string{"serve", "-h"}, 0, []string{"CLINCH_HOST"}},
 		{[]string{"help", "serve"}, 0, []string{"FORCE_SSL", "--force-ssl"}},

@@ -220,8 +220,9 @@ func (a *app) serve(ctx context.Context) error {
 	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
 	warnPlainHTTP(log, site)
 	if needSetup {
-		// The one line that prints the setup code, deliberately.
-		log.Info("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
+		// The one line that prints the setup code, deliberately; at warn,
+		// so CLINCH_LOG_LEVEL=warn still shows it.
+		log.Warn("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
 			"url", site.URL("/signup"), "setup_code", setupCode)
 	}
 	errc := make(chan error, 1)

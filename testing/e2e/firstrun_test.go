@@ -175,9 +175,10 @@ func TestHostDefaultsToListenPort(t *testing.T) {
 
 // A first try on a LAN address over plain http works, with one warning in
 // the log that passwords travel in clear, and cookies a browser keeps on
-// http (not Secure).
+// http (not Secure). The warning and the setup code show at
+// CLINCH_LOG_LEVEL=warn too.
 func TestPlainHTTPOnLANAddress(t *testing.T) {
-	srv := harness.StartHost(t, harness.Options{}, "192.0.2.2")
+	srv := harness.StartHost(t, harness.Options{Env: map[string]string{"CLINCH_LOG_LEVEL": "warn"}}, "192.0.2.2")
 	if n := strings.Count(srv.Log(t), "passwords and session cookies travel in clear"); n != 1 {
 		t.Errorf("the log warns %d times about plain http, want once:\n%s", n, srv.Log(t))
 	}
