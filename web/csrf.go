@@ -90,40 +90,40 @@ func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc, log *slog.Logger) func(h
 	}
 }
 
-// CSRFRefusal is why CSRF refused a request: a short code for logs and a
+// csrfRefusal is why CSRF refused a request: a short code for logs and a
 // message for the person that names the cause and the fix.
-type CSRFRefusal struct {
+type csrfRefusal struct {
 	Reason  string // origin_null, origin_mismatch, cross_site, cookie_missing, token_missing, token_mismatch
 	Message string
 }
 
 // checkCSRF returns why a state-changing request is refused, or nil.
-func checkCSRF(r *http.Request, site Site) *CSRFRefusal {
+func checkCSRF(r *http.Request, site Site) *csrfRefusal {
 	ours := Origin(site.Host)
 	o := r.Header.Get("Origin")
 	switch {
 	case o == "":
 	case o == "null":
-		return &CSRFRefusal{Reason: "origin_null", Message: "Your browser did not say which site this form was sent from (it sent \"Origin: null\"), " +
+		return &csrfRefusal{Reason: "origin_null", Message: "Your browser did not say which site this form was sent from (it sent \"Origin: null\"), " +
 			"so Clinch cannot tell it apart from a form on another site. That happens when the page was opened from a file, " +
 			"inside a sandboxed frame, or with a privacy setting that hides it. Open Clinch at " + ours + " and send the form from there."}
 	case !strings.EqualFold(normalizeOrigin(o), ours):
-		return &CSRFRefusal{Reason: "origin_mismatch", Message: "This page was opened at " + shorten(o) + ", but Clinch's address is " + ours +
+		return &csrfRefusal{Reason: "origin_mismatch", Message: "This page was opened at " + shorten(o) + ", but Clinch's address is " + ours +
 			" (CLINCH_HOST). Open Clinch at " + ours + " and try again. If " + shorten(o) +
 			" is the address people should use, set CLINCH_HOST to it and restart Clinch."}
 	}
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
-		return &CSRFRefusal{Reason: "cross_site", Message: "This form was sent from another site (your browser says \"" + shorten(s) +
+		return &csrfRefusal{Reason: "cross_site", Message: "This form was sent from another site (your browser says \"" + shorten(s) +
 			"\"). Forms that change something in Clinch are accepted only from Clinch's own pages at " + ours + ". Open " + ours + " and try again."}
 	}
 	want := cookieToken(r)
 	if want == "" {
 		if site.Secure && secureCookieDropped(r, o, site) {
-			return &CSRFRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
+			return &csrfRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
 				"Clinch marks its cookies Secure (FORCE_SSL is set, or CLINCH_HOST is https), and browsers keep no Secure cookie " +
 				"from a plain-http address like this one. Open Clinch over https, or unset FORCE_SSL when Clinch really is reached over plain http."}
 		}
-		return &CSRFRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
+		return &csrfRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
 			"Your browser must accept cookies from " + site.Host.Hostname() + "; if it does, the cookie may have been cleared. " +
 			"Reload the page and try again."}
 	}
@@ -132,10 +132,10 @@ func checkCSRF(r *http.Request, site Site) *CSRFRefusal {
 		got = r.PostFormValue(CSRFField)
 	}
 	if got == "" {
-		return &CSRFRefusal{Reason: "token_missing", Message: "The form carried no security token. Reload the page and send the form from it."}
+		return &csrfRefusal{Reason: "token_missing", Message: "The form carried no security token. Reload the page and send the form from it."}
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return &CSRFRefusal{Reason: "token_mismatch", Message: "The form's security token does not match your browser's cookie: " +
+		return &csrfRefusal{Reason: "token_mismatch", Message: "The form's security token does not match your browser's cookie: " +
 			"the page is older than the cookie (it was opened before cookies were cleared, or Clinch was opened in another tab " +
 			"under another address). Reload the page and try again."}
 	}
