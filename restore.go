@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,9 +19,13 @@ import (
 // empty (but for a secret_key_base file), the secret is there, and it
 // opens the backup's signing keys (the backup is loaded in memory first).
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("restore", stderr)
-	in := fs.String("in", "", "backup file to restore (required)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *in == "" {
+	fs, in := restoreFlags()
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, restoreHelp())
+		return 0
+	}
+	if err != nil || fs.NArg() > 0 || *in == "" {
 		fmt.Fprintln(stderr, "clinch restore: usage: clinch restore --in FILE   (into CLINCH_DATA_DIR, which must be empty; with the SECRET_KEY_BASE of the installation the backup came from, or its secret_key_base file put in CLINCH_DATA_DIR first)")
 		return 2
 	}
