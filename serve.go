@@ -181,7 +181,9 @@ func (a *app) serve(ctx context.Context) error {
 	pages.Register(mux)
 	verifier.Register(mux)
 	provider.Register(mux)
-	mux.Handle("GET /metrics", m.Handler())
+	if cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", m.Handler())
+	}
 
 	chain := web.Chain(mux,
 		web.RequestID,
@@ -205,6 +207,14 @@ func (a *app) serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := startMetrics(cfg.MetricsListen, m.Handler(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	cln, err := control.Listen(cfg.DataDir)
 	if err != nil {

@@ -32,6 +32,7 @@ type Config struct {
 	OIDCPrivateKey []byte
 	BcryptCost     int
 	TrustedProxies []*net.IPNet
+	MetricsListen  string // "": /metrics is served on Listen
 }
 
 // Env is how the environment is read; os.LookupEnv in production.
@@ -141,6 +142,11 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 			continue
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	if c.MetricsListen = *val["CLINCH_METRICS_LISTEN"]; c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			problems = append(problems, fmt.Sprintf("CLINCH_METRICS_LISTEN %q is not host:port", c.MetricsListen))
+		}
 	}
 
 	if v := get("SECRET_KEY_BASE"); v != "" {

@@ -28,6 +28,7 @@ func settings() []setting {
 		{env: "CLINCH_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error"},
 		{env: "CLINCH_LOG_FORMAT", flag: "log-format", def: "text", help: "text or json"},
 		{env: "CLINCH_BCRYPT_COST", flag: "bcrypt-cost", def: "12", help: "bcrypt cost for new password hashes, 4-16"},
+		{env: "CLINCH_METRICS_LISTEN", flag: "metrics-listen", shownDefault: "none: /metrics on CLINCH_LISTEN", help: "serve /metrics only at this address (e.g. 127.0.0.1:9959); CLINCH_LISTEN then answers 404 for it"},
 		{env: "SECRET_KEY_BASE", file: true, shownDefault: "generated into <data dir>/secret_key_base", help: "at least 32 characters; keys every stored token hash and encrypted value"},
 		{env: "OIDC_PRIVATE_KEY", file: true, shownDefault: "generated, kept encrypted in the store", help: "PEM RSA key (>= 2048 bits) that signs ID tokens"},
 	}
