@@ -283,8 +283,15 @@ func (h *Handler) returnTarget(ctx context.Context, rd string, sess *auth.Sessio
 	if rd == "" {
 		return "/"
 	}
-	u, ok := web.ParseReturnURL(h.site, rd)
-	if !ok {
+	u, err := web.CheckReturnURL(h.site, rd)
+	if err != nil {
+		// Why, never the URL itself: its query may carry anything.
+		reason := err.Error()
+		var re *web.ReturnURLError
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		web.ContextLogger(ctx, h.log).Info("return URL dropped", "reason", reason)
 		return "/"
 	}
 	if web.Origin(u) == web.Origin(h.site.Host) {
