@@ -102,18 +102,23 @@ type attempts struct {
 }
 
 func (a attempts) encode() []byte {
+	var ns int64
+	if !a.notBefore.IsZero() {
+		ns = a.notBefore.UnixNano()
+	}
 	b := binary.BigEndian.AppendUint32(make([]byte, 0, 12), a.failures)
-	return binary.BigEndian.AppendUint64(b, uint64(a.notBefore.UnixNano()))
+	return binary.BigEndian.AppendUint64(b, uint64(ns))
 }
 
 func decodeAttempts(b []byte) attempts {
 	if len(b) != 12 {
 		return attempts{}
 	}
-	return attempts{
-		failures:  binary.BigEndian.Uint32(b),
-		notBefore: time.Unix(0, int64(binary.BigEndian.Uint64(b[4:]))),
+	a := attempts{failures: binary.BigEndian.Uint32(b)}
+	if ns := int64(binary.BigEndian.Uint64(b[4:])); ns != 0 {
+		a.notBefore = time.Unix(0, ns)
 	}
+	return a
 }
 
 // accountDelay is how long the attempt after the n-th failure in a row must
@@ -155,7 +160,12 @@ func (s *Service) reserveAttempt(ctx context.Context, subject string, now time.T
 			return nil
 		}
 		a.failures++
-		a.notBefore = now.Add(accountDelay(a.failures))
+		// Within the free failures there is no time to keep: a concurrent
+		// attempt whose clock read a little earlier must not see one.
+		a.notBefore = time.Time{}
+		if d := accountDelay(a.failures); d > 0 {
+			a.notBefore = now.Add(d)
+		}
 		return t.Set(k, a.encode(), AccountWindow)
 	})
 	if errors.Is(err, kv.ErrTxnConflict) {

@@ -363,3 +363,20 @@ func TestSignIn_TimingAfterCostChange(t *testing.T) {
 		t.Fatalf("sign-in with the rehashed password = %v", err)
 	}
 }
+
+// Attempts within the free failures never wait, even when their clocks
+// were read out of order (concurrent requests).
+func TestSignIn_FreeAttemptsIgnoreClockOrder(t *testing.T) {
+	ctx := context.Background()
+	f := newSignInFixture(t, 4)
+	if _, err := f.svc.CreateUser(ctx, auth.NewUser{Email: "ann@example.com", Password: "correct horse"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range auth.AccountFreeFailures {
+		if err := f.signIn("ann@example.com", "wrong", fmt.Sprintf("10.12.0.%d", i)); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("failure %d = %v", i+1, err)
+		}
+		// The next request read the clock a moment before this one.
+		f.advance(-time.Millisecond)
+	}
+}
