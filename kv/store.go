@@ -123,7 +123,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	s := &Store{db: db, dir: dir}
 	migs := o.Migrations
 	if migs == nil {
-		migs = migrations
+		migs = migrations()
 	}
 	if err := s.migrate(ctx, migs, SchemaVersion); err != nil {
 		db.Close()
