@@ -118,7 +118,10 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 			a.SecretHash = []byte(hash)
 		}
 	}
+	slug := a.Slug
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		// A conflicting transaction runs again: start from the input.
+		a.Slug = slug
 		ids, err := s.groupIDsByName(t, in.AllowedGroups)
 		if err != nil {
 			return err

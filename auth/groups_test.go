@@ -163,10 +163,18 @@ func TestMigration_OldAllowlistKeepsItsGroups(t *testing.T) {
 		return st, s
 	}
 	st, s := open()
-	staff, _ := s.CreateGroup(ctx, "staff", "", "")
-	s.CreateGroup(ctx, "family", "", "")
-	s.CreateUser(ctx, auth.NewUser{Email: "ann@example.com", Password: "correct horse", Groups: []string{"staff"}})
-	s.CreateUser(ctx, auth.NewUser{Email: "bob@example.com", Password: "correct horse", Groups: []string{"family"}})
+	staff, err := s.CreateGroup(ctx, "staff", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateGroup(ctx, "family", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for email, group := range map[string]string{"ann@example.com": "staff", "bob@example.com": "family"} {
+		if _, err := s.CreateUser(ctx, auth.NewUser{Email: email, Password: "correct horse", Groups: []string{group}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a, _, err := s.CreateApp(ctx, auth.AppInput{Name: "Wiki", Type: auth.AppForwardAuth, Domain: "wiki.example.com", AllowedGroups: []string{"staff"}})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +193,10 @@ func TestMigration_OldAllowlistKeepsItsGroups(t *testing.T) {
 		delete(rec, "allowed_group_ids")
 		rec["allowed_groups"] = []string{"staff"}
 		rec["service_groups_apply"] = true
-		b, _ := json.Marshal(rec)
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
 		if err := tx.Set(key, b, 0); err != nil {
 			return err
 		}
