@@ -68,7 +68,7 @@ func Inspect(ctx context.Context, r io.Reader) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("kv: inspect: not a Clinch backup: %w", err)
 	}
-	if err := s.migrate(ctx, migrations, SchemaVersion); err != nil {
+	if err := s.migrate(ctx, migrations(), SchemaVersion); err != nil {
 		db.Close()
 		return nil, err
 	}

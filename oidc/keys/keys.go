@@ -122,6 +122,7 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		pemKey, pemKID = priv, kid
 	}
 	err := cfg.Store.Update(ctx, func(t *kv.Txn) error {
+		s.retiredPEM = "" // Update may run this again
 		if err := s.backfillTombstones(t); err != nil {
 			return err
 		}
