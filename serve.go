@@ -186,15 +186,18 @@ func (a *app) serve(ctx context.Context) error {
 	}
 
 	// Every body is capped (forms and token requests are small): a request
-	// cannot make Clinch buffer megabytes before it is even checked.
-	chain := web.Chain(http.MaxBytesHandler(mux, web.MaxFormBytes),
+	// cannot make Clinch buffer megabytes before it is even checked. The cap
+	// wraps the whole chain: http.MaxBytesHandler passes on a copy of the
+	// request, and inside m.Middleware the mux would set the route pattern
+	// on that copy, leaving every route "unmatched" in the metrics.
+	chain := http.MaxBytesHandler(web.Chain(mux,
 		web.RequestID,
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
 		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError, log),
 		// Innermost: it reads the route pattern the mux sets on the request.
 		m.Middleware,
-	)
+	), web.MaxFormBytes)
 	// /api/verify is answered before the page middleware: the proxy calls it
 	// on every request, it keeps its own metrics and headers, and request
 	// ids, CSP and CSRF cost it a third of its throughput (testing/load).
