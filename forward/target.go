@@ -142,7 +142,7 @@ func parseNginx(origs, methods []string) (Target, error) {
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Scheme != "http" && u.Scheme != "https" || u.Opaque != "" || u.User != nil || u.Host == "" {
-		return Target{}, badTarget("X-Original-URL must be an absolute http(s) URL with a host (set it to $scheme://$http_host$request_uri)")
+		return Target{}, badTarget("X-Original-URL must be an absolute http(s) URL with a host (set it to the site's fixed origin, e.g. $scheme://app.example.com$request_uri, never $http_host)")
 	}
 	if rest := raw[len(u.Scheme):]; !strings.HasPrefix(rest, "://") || !strings.HasPrefix(rest[3:], u.Host) {
 		// The host must be spelled exactly as the authority, nothing that
