@@ -94,6 +94,10 @@ func BrowserWith(t testing.TB, limit time.Duration, bo BrowserOptions) context.C
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("harness: start chromium: %v", err)
 	}
+	ctx, err = withConsole(ctx)
+	if err != nil {
+		t.Fatalf("harness: listen to chromium's log: %v", err)
+	}
 	return ctx
 }
 
@@ -107,6 +111,10 @@ func FreshBrowser(t testing.TB, ctx context.Context) context.Context {
 	t.Cleanup(cancel)
 	if err := chromedp.Do(fresh, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("harness: open a fresh browser context: %v", err)
+	}
+	fresh, err := withConsole(fresh)
+	if err != nil {
+		t.Fatalf("harness: listen to chromium's log: %v", err)
 	}
 	return fresh
 }

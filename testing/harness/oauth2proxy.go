@@ -34,13 +34,14 @@ func OAuth2Proxy(t testing.TB) string {
 	return ""
 }
 
-// StartOAuth2Proxy runs oauth2-proxy with args on a free loopback port
-// (it adds --http-address) and returns that address. The proxy reaches
+// StartOAuth2Proxy runs oauth2-proxy with args on 127.0.0.1:port (it adds
+// --http-address; reserve the port with FreePort before configuring the
+// proxy in front of it) and waits until it listens. It reaches
 // Clinch as a program on another machine would, by name and over TLS: it
 // runs in a private mount namespace (unshare -m) where /etc/hosts maps
 // every name in names to 127.0.0.1, and trusts only caFile
 // (SSL_CERT_FILE, Caddy's root). Nothing outside its process sees either.
-func StartOAuth2Proxy(t testing.TB, caFile string, names []string, args ...string) string {
+func StartOAuth2Proxy(t testing.TB, port int, caFile string, names []string, args ...string) {
 	t.Helper()
 	bin := OAuth2Proxy(t)
 	unshare := NeedTool(t, "unshare")
@@ -50,7 +51,6 @@ func StartOAuth2Proxy(t testing.TB, caFile string, names []string, args ...strin
 	if err := os.WriteFile(hosts, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// unshare makes the mount namespace private (its default propagation),
 	// so the bind mount never reaches the machine's /etc/hosts; exec
@@ -60,5 +60,4 @@ func StartOAuth2Proxy(t testing.TB, caFile string, names []string, args ...strin
 	cmd := exec.Command(unshare, cmdArgs...)
 	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile, "SSL_CERT_DIR="+dir)
 	RunPeer(t, "oauth2-proxy", cmd, port)
-	return addr
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -30,7 +31,7 @@ func (b Tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.T.Fatalf("browser: %s: %v\nat %s, page: %s", what, err, b.location(), b.Text())
+		b.T.Fatalf("browser: %s: %v\nat %s, page: %s%s", what, err, b.location(), b.Text(), consoleText(b.Ctx))
 	}
 }
 
@@ -61,6 +62,15 @@ func (b Tab) Click(jsPath string) {
 	b.do("click "+jsPath, chromedp.Click(chromedp.JSPath(jsPath)))
 }
 
+// ClickAndLoad clicks and waits until the tab has loaded a new page,
+// wherever the redirects that follow end; the caller checks where.
+func (b Tab) ClickAndLoad(jsPath string) {
+	b.T.Helper()
+	before := b.loadID()
+	b.Click(jsPath)
+	b.waitAt(before, "", "clicking "+jsPath)
+}
+
 // ClickAndWait clicks and waits until the tab has loaded a new page at
 // want: a path ("/signin", on any host) or an origin and path
 // ("https://app.clinch.test:8443/page"). The query is not compared.
@@ -87,14 +97,21 @@ func (b Tab) waitAt(before float64, want, after string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b.T.Fatalf("browser: after %s the tab is at %s, want %s\npage: %s", after, b.location(), want, b.Text())
+	if want == "" {
+		want = "a new page"
+	}
+	b.T.Fatalf("browser: after %s the tab is at %s, want %s\npage: %s%s", after, b.location(), want, b.Text(), consoleText(b.Ctx))
 }
 
-// at reports whether loc is at want (a path, or an origin and path).
+// at reports whether loc is at want (a path, or an origin and path; ""
+// is anywhere).
 func at(loc, want string) bool {
 	u, err := url.Parse(loc)
 	if err != nil {
 		return false
+	}
+	if want == "" {
+		return true
 	}
 	if strings.HasPrefix(want, "/") {
 		return u.Path == want
@@ -196,6 +213,31 @@ func (b Tab) Value(sel string) string {
 		b.T.Fatalf("browser: value of %s: %v", sel, err)
 	}
 	return v
+}
+
+// Cookies returns the cookies the browser would send to u.
+func (b Tab) Cookies(u string) []*network.Cookie {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
+	if err != nil {
+		b.T.Fatalf("browser: cookies for %s: %v", u, err)
+	}
+	return res.Cookies
+}
+
+// ForgetCookies deletes every cookie the browser would send to u, as
+// when a site's cookies expire, and keeps the others.
+func (b Tab) ForgetCookies(u string) {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	for _, c := range b.Cookies(u) {
+		if _, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: c.Name, Domain: c.Domain, Path: c.Path}); err != nil {
+			b.T.Fatalf("browser: delete cookie %s: %v", c.Name, err)
+		}
+	}
 }
 
 // Shot keeps a screenshot of the tab (see Screenshot).
