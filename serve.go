@@ -119,20 +119,37 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer verifier.Close()
 
+	// The provider is built after the pages (it draws its errors with
+	// them); the sign-in page reaches it through this variable.
+	var provider *oidc.Provider
 	pages, err := ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m,
-		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo,
+		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
+		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
+			step, err := provider.SignInStep(r, id)
+			if err != nil {
+				if !errors.Is(err, oidc.ErrNoPending) {
+					log.Error("sign-in: pending authorization", "err", err)
+				}
+				return nil, false
+			}
+			return &ui.Continuation{
+				AppName: step.AppName, Reauth: step.Reauth, Continue: step.Continue,
+				FormAction: []string{step.FormAction},
+			}, true
+		},
 	})
 	if err != nil {
 		return err
 	}
-	provider, err := oidc.New(oidc.Config{
+	provider, err = oidc.New(oidc.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m, Keys: a.keys,
 		RenderError: pages.RenderError,
 	})
 	if err != nil {
 		return err
 	}
+	defer provider.Close()
 	verifier.SetTokenLookup(provider)
 
 	mux := http.NewServeMux()

@@ -538,6 +538,20 @@ func (s *Service) Apps(ctx context.Context) ([]*App, error) {
 	return out, err
 }
 
+// AppByID returns the application with the id.
+func (s *Service) AppByID(ctx context.Context, id string) (*App, error) {
+	var a *App
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		a, err = s.apps.Get(t, id)
+		return err
+	})
+	if err != nil {
+		return nil, mapKV(err, "app")
+	}
+	return a, nil
+}
+
 // AppBySlug returns the app with the slug.
 func (s *Service) AppBySlug(ctx context.Context, slug string) (*App, error) {
 	return s.appBy(ctx, kv.PrefixAppBySlug, strings.ToLower(strings.TrimSpace(slug)), "app "+slug)

@@ -127,6 +127,11 @@ type Change struct {
 	SessionID string
 	KeyID     string
 	TokenHash string
+	// EndedSessions are the ids of the sessions this change ended (one
+	// sign-out, or every session of UserID on a password change, disable,
+	// revoke or delete), for modules that tell others about it
+	// (back-channel logout).
+	EndedSessions []string
 }
 
 // Subscribe registers fn to hear every committed change. fn must be quick
@@ -340,18 +345,25 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 
 // UpdateUser applies fn to the user with the email in one transaction.
 func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
+}
+
+// updateUserEnding is updateUser for changes that may end the user's
+// sessions: fn returns the ids it ended, which go out with the change.
+func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
 	var u *User
+	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		var err error
 		u, err = s.userByEmail(t, e)
 		if err != nil {
 			return err
 		}
-		if err := fn(t, u); err != nil {
+		if ended, err = fn(t, u); err != nil {
 			return err
 		}
 		u.UpdatedAt = s.now().UTC()
@@ -360,7 +372,7 @@ func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Tx
 	if err != nil {
 		return nil, err
 	}
-	s.Notify(Change{Kind: ChangeUser, UserID: u.ID})
+	s.Notify(Change{Kind: ChangeUser, UserID: u.ID, EndedSessions: ended})
 	return u, nil
 }
 
@@ -370,7 +382,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
 		u.PasswordHash = h
 		if u.Status == StatusPendingInvitation {
 			u.Status = StatusActive
@@ -383,17 +395,17 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 // SetStatus enables or disables a user. Disabling ends their sessions and
 // refuses the last active admin.
 func (s *Service) SetStatus(ctx context.Context, email string, st Status) (*User, error) {
-	return s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if st == StatusDisabled && u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		u.Status = st
 		if st != StatusActive {
 			return s.deleteUserSessions(t, u.ID)
 		}
-		return nil
+		return nil, nil
 	})
 }
 
@@ -431,6 +443,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 		return err
 	}
 	var id string
+	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		u, err := s.userByEmail(t, e)
 		if err != nil {
@@ -442,7 +455,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 				return err
 			}
 		}
-		if err := s.deleteUserSessions(t, u.ID); err != nil {
+		if ended, err = s.deleteUserSessions(t, u.ID); err != nil {
 			return err
 		}
 		if err := s.deleteUserAPIKeys(t, u.ID); err != nil {
@@ -470,7 +483,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	s.Notify(Change{Kind: ChangeUser, UserID: id})
+	s.Notify(Change{Kind: ChangeUser, UserID: id, EndedSessions: ended})
 	s.Notify(Change{Kind: ChangeGroups})
 	return nil
 }

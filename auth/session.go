@@ -205,6 +205,7 @@ func sortNewest(ss []*Session) {
 // EndSession deletes one session. userID, when set, must own it, so a user
 // can only sign out their own devices.
 func (s *Service) EndSession(ctx context.Context, id, userID string) error {
+	var owner string
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		sess, err := s.sessions.Get(t, id)
 		if err != nil {
@@ -213,6 +214,7 @@ func (s *Service) EndSession(ctx context.Context, id, userID string) error {
 		if userID != "" && sess.UserID != userID {
 			return mapKV(kv.ErrNotFound, "session")
 		}
+		owner = sess.UserID
 		if err := t.Delete(kv.PrefixSessionByUser.Key(sess.UserID + "/" + id)); err != nil {
 			return err
 		}
@@ -221,7 +223,7 @@ func (s *Service) EndSession(ctx context.Context, id, userID string) error {
 	if err != nil {
 		return err
 	}
-	s.Notify(Change{Kind: ChangeSession, SessionID: id})
+	s.Notify(Change{Kind: ChangeSession, SessionID: id, UserID: owner, EndedSessions: []string{id}})
 	return nil
 }
 
@@ -232,25 +234,22 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	var n int
 	var uid string
+	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		u, err := s.userByEmail(t, e)
 		if err != nil {
 			return err
 		}
 		uid = u.ID
-		n, err = s.countSessions(t, u.ID)
-		if err != nil {
-			return err
-		}
-		return s.deleteUserSessions(t, u.ID)
+		ended, err = s.deleteUserSessions(t, u.ID)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.Notify(Change{Kind: ChangeUser, UserID: uid})
-	return n, nil
+	s.Notify(Change{Kind: ChangeUser, UserID: uid, EndedSessions: ended})
+	return len(ended), nil
 }
 
 func (s *Service) countSessions(t *kv.Txn, userID string) (int, error) {
@@ -259,9 +258,10 @@ func (s *Service) countSessions(t *kv.Txn, userID string) (int, error) {
 	return n, err
 }
 
-// deleteUserSessions removes every session of the user. Callers notify with
-// ChangeUser, which evicts every cached session of that user.
-func (s *Service) deleteUserSessions(t *kv.Txn, userID string) error {
+// deleteUserSessions removes every session of the user and returns their
+// ids. Callers notify with ChangeUser, which evicts every cached session of
+// that user, and pass the ids on as EndedSessions.
+func (s *Service) deleteUserSessions(t *kv.Txn, userID string) ([]string, error) {
 	var keys [][]byte
 	prefix := kv.PrefixSessionByUser.Key(userID + "/")
 	err := t.Scan(prefix, func(k, _ []byte) error {
@@ -269,18 +269,20 @@ func (s *Service) deleteUserSessions(t *kv.Txn, userID string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ids := make([]string, 0, len(keys))
 	for _, k := range keys {
 		id := string(k[len(prefix):])
 		if err := t.Delete(kv.PrefixSession.Key(id)); err != nil {
-			return err
+			return nil, err
 		}
 		if err := t.Delete(k); err != nil {
-			return err
+			return nil, err
 		}
+		ids = append(ids, id)
 	}
-	return nil
+	return ids, nil
 }
 
 // CountActiveSessions counts live sessions; for the metrics gauge.

@@ -35,27 +35,11 @@ var errHostMismatch = errors.New("forward: fa_token for another host")
 // sign-in is never an open redirect. When Clinch runs on https, plain-http
 // return URLs are refused too: the token would cross the network in clear.
 func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool) {
-	if u == nil || sess == nil || u.User != nil || u.Opaque != "" {
+	if sess == nil {
 		return "", false
 	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	if scheme == "http" && v.site.Host.Scheme == "https" {
-		return "", false
-	}
-	host, ok := splitHostPort(strings.ToLower(u.Host))
+	host, scheme, ok := v.covered(ctx, u)
 	if !ok {
-		return "", false
-	}
-	tbl, err := v.table(ctx)
-	if err != nil {
-		v.log.Error("return url: load apps", "err", err)
-		return "", false
-	}
-	app := tbl.match(host)
-	if app == nil || !app.Active {
 		return "", false
 	}
 	tok, hash := v.auth.Secrets().NewToken(auth.PrefixFAToken)
@@ -79,6 +63,43 @@ func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 	}
 	out.RawQuery += faParam + "=" + tok
 	return out.String(), true
+}
+
+// Covers reports whether sign-in may send a browser to u: a host an active
+// forward_auth app covers, under the same rules as ReturnTo. The sign-in
+// page uses it to allow that origin in its CSP form-action.
+func (v *Verifier) Covers(ctx context.Context, u *url.URL) bool {
+	_, _, ok := v.covered(ctx, u)
+	return ok
+}
+
+// covered returns the lower-cased host and scheme of u when an active
+// forward_auth app covers it and its scheme is acceptable.
+func (v *Verifier) covered(ctx context.Context, u *url.URL) (host, scheme string, ok bool) {
+	if u == nil || u.User != nil || u.Opaque != "" {
+		return "", "", false
+	}
+	scheme = strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", "", false
+	}
+	if scheme == "http" && v.site.Host.Scheme == "https" {
+		return "", "", false
+	}
+	host, ok = splitHostPort(strings.ToLower(u.Host))
+	if !ok {
+		return "", "", false
+	}
+	tbl, err := v.table(ctx)
+	if err != nil {
+		v.log.Error("return url: load apps", "err", err)
+		return "", "", false
+	}
+	app := tbl.match(host)
+	if app == nil || !app.Active {
+		return "", "", false
+	}
+	return host, scheme, true
 }
 
 // consumeFAToken uses up an fa_token presented at host and returns its

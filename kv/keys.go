@@ -40,6 +40,8 @@ const (
 	PrefixOAuthSubjectRev Prefix = "idx/oauth/sub/"   // app id/sub → user id
 	PrefixSigningKey      Prefix = "oauth/key/"       // key id → encrypted signing key
 	PrefixUserAppClaims   Prefix = "claims/userapp/"
+	PrefixOAuthPending    Prefix = "oauth/pending/"  // id → pending authorization request, TTL
+	PrefixOAuthSessionApp Prefix = "idx/oauth/sess/" // session id/app id → sub, TTL of the session
 )
 
 // Key joins a prefix and an id into a key.

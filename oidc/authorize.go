@@ -26,10 +26,6 @@ type authRequest struct {
 	Prompt      []string
 	MaxAge      int // -1: not given
 	Challenge   string
-	Reauth      int64 // clinch_reauth: unix time the session must be newer than
-	// raw is every parameter, for the sign-in return URL and the consent
-	// form.
-	raw url.Values
 }
 
 func (a *authRequest) prompt(v string) bool { return slices.Contains(a.Prompt, v) }
@@ -40,7 +36,7 @@ func (a *authRequest) prompt(v string) bool { return slices.Contains(a.Prompt, v
 // sent to the redirect URI (only after both are known good) or must be
 // shown on a page.
 func parseAuthorize(q url.Values) (*authRequest, *Error) {
-	a := &authRequest{MaxAge: -1, raw: q}
+	a := &authRequest{MaxAge: -1}
 	single := func(k string) string {
 		if v := q[k]; len(v) == 1 {
 			return v[0]
@@ -118,13 +114,6 @@ func parseAuthorize(q url.Values) (*authRequest, *Error) {
 		}
 		a.Challenge = ch
 	}
-	if s := q.Get(reauthParam); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			return a, oerr(ErrInvalidRequest, reauthParam+" is not valid")
-		}
-		a.Reauth = n
-	}
 	return a, nil
 }
 
@@ -147,34 +136,6 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.page(w, r, http.StatusBadRequest, "Invalid request", "The sign-in request could not be read.")
 		return
 	}
-	p.authorize(w, r, q, "")
-}
-
-// serveConsent takes the consent form (CSRF-checked by the middleware): the
-// original request's parameters and the person's decision.
-func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		p.page(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read.")
-		return
-	}
-	q := url.Values{}
-	for k, v := range r.PostForm {
-		if k != web.CSRFField && k != "decision" {
-			q[k] = v
-		}
-	}
-	decision := r.PostForm.Get("decision")
-	if decision != "allow" && decision != "deny" {
-		p.page(w, r, http.StatusBadRequest, "Invalid request", "Choose Allow or Deny.")
-		return
-	}
-	p.authorize(w, r, q, decision)
-}
-
-// authorize runs the authorization request; decision is "" for a request
-// from the client, or the consent form's "allow" or "deny".
-func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, q url.Values, decision string) {
 	ctx := r.Context()
 	req, perr := parseAuthorize(q)
 	app, err := p.clientApp(ctx, req.ClientID)
@@ -195,53 +156,93 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, q url.Value
 			"The application asked to return to an address that is not registered for it, so Clinch will not send you there.")
 		return
 	}
+	pa := &pendingAuthz{
+		AppID: app.ID, ClientID: app.ClientID, RedirectURI: req.RedirectURI, State: req.State,
+		Nonce: req.Nonce, Challenge: req.Challenge, Scopes: req.Scopes, Prompt: req.Prompt,
+		MaxAge: req.MaxAge, CreatedAt: p.now(),
+	}
 	if perr != nil {
-		p.redirectError(w, r, req, perr)
+		p.redirectError(w, r, pa, perr)
 		return
 	}
 	if !slices.Contains(app.GrantTypes, auth.GrantAuthorizationCode) {
-		p.redirectError(w, r, req, oerr(ErrUnauthorizedClient, "this client may not use the authorization code flow"))
+		p.redirectError(w, r, pa, oerr(ErrUnauthorizedClient, "this client may not use the authorization code flow"))
 		return
 	}
 	if req.Challenge == "" && (app.Public || app.RequirePKCE) {
-		p.redirectError(w, r, req, oerr(ErrInvalidRequest, "code_challenge (PKCE, S256) is required for this client"))
+		p.redirectError(w, r, pa, oerr(ErrInvalidRequest, "code_challenge (PKCE, S256) is required for this client"))
 		return
 	}
-	if decision == "deny" {
-		p.redirectError(w, r, req, oerr(ErrAccessDenied, "the user denied the request"))
-		return
-	}
+	p.proceed(w, r, app, pa)
+}
 
-	now := p.now()
-	sess, user := p.currentUser(ctx, r)
-	fresh := sess != nil && req.Reauth > 0 && now.Sub(time.Unix(req.Reauth, 0)) < reauthWindow &&
-		sess.CreatedAt.Unix() >= req.Reauth
-	needLogin := sess == nil
-	if sess != nil && !fresh {
-		if req.prompt("login") || req.MaxAge >= 0 && now.Sub(sess.CreatedAt) > time.Duration(req.MaxAge)*time.Second {
-			needLogin = true
-		}
+// serveResume continues a pending authorization after sign-in.
+func (p *Provider) serveResume(w http.ResponseWriter, r *http.Request) {
+	pa, app, ok := p.pendingFor(w, r, r.URL.Query().Get(PendingParam))
+	if !ok {
+		return
 	}
-	if needLogin {
-		if req.prompt("none") {
-			p.redirectError(w, r, req, oerr(ErrLoginRequired, "the user is not signed in"))
+	p.proceed(w, r, app, pa)
+}
+
+// pendingFor loads the browser's pending authorization and its app, or
+// answers with a page saying what to do and returns false.
+func (p *Provider) pendingFor(w http.ResponseWriter, r *http.Request, id string) (*pendingAuthz, *auth.App, bool) {
+	ctx := r.Context()
+	pa, err := p.loadPending(ctx, r, id)
+	if err != nil {
+		if !errors.Is(err, ErrNoPending) {
+			p.log.Error("authorize: load pending", "err", err)
+			p.page(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+			return nil, nil, false
+		}
+		p.page(w, r, http.StatusBadRequest, "Sign-in request expired",
+			"This sign-in request has expired, was already used, or was started in another browser. Go back to the application and sign in again.")
+		return nil, nil, false
+	}
+	app, err := p.clientApp(ctx, pa.ClientID)
+	if err != nil || app.ID != pa.AppID || !slices.Contains(app.RedirectURIs, pa.RedirectURI) {
+		p.dropPending(ctx, pa.ID)
+		p.page(w, r, http.StatusBadRequest, "Unknown application",
+			"The application that sent you here is no longer registered with Clinch.")
+		return nil, nil, false
+	}
+	return pa, app, true
+}
+
+// needsLogin reports whether sess (nil: none) is not enough for the
+// request: none at all, prompt=login without a sign-in since the request
+// arrived, or older than max_age. A session made after the request arrived
+// is always fresh enough: it is the sign-in the request asked for.
+func (p *Provider) needsLogin(pa *pendingAuthz, sess *auth.Session) bool {
+	if sess == nil {
+		return true
+	}
+	if !sess.CreatedAt.Before(pa.CreatedAt) {
+		return false
+	}
+	if pa.prompt("login") {
+		return true
+	}
+	return pa.MaxAge >= 0 && p.now().Sub(sess.CreatedAt) > time.Duration(pa.MaxAge)*time.Second
+}
+
+// proceed takes an authorization request as far as it can go: to the
+// sign-in page, to the consent page, or to the client with a code. Only
+// the steps that need the person store it as pending.
+func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, app *auth.App, pa *pendingAuthz) {
+	ctx := r.Context()
+	sess, user := p.currentUser(ctx, r)
+	if p.needsLogin(pa, sess) {
+		if pa.prompt("none") {
+			p.dropPending(ctx, pa.ID)
+			p.redirectError(w, r, pa, oerr(ErrLoginRequired, "the user is not signed in"))
 			return
 		}
-		if sess != nil && req.Reauth > 0 {
-			// They were sent to sign in again and came back with the old
-			// session: say so rather than loop.
-			p.redirectError(w, r, req, oerr(ErrLoginRequired, "re-authentication did not happen"))
+		if !p.keepPending(w, r, pa) {
 			return
 		}
-		back := url.Values{}
-		for k, v := range q {
-			back[k] = v
-		}
-		if req.prompt("login") || req.MaxAge >= 0 {
-			back.Set(reauthParam, strconv.FormatInt(now.Unix(), 10))
-		}
-		rd := p.site.URL(PathAuthorize + "?" + back.Encode())
-		http.Redirect(w, r, p.site.URL("/signin?rd="+url.QueryEscape(rd)), http.StatusSeeOther)
+		http.Redirect(w, r, p.site.URL("/signin?"+PendingParam+"="+pa.ID), http.StatusSeeOther)
 		return
 	}
 
@@ -252,8 +253,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, q url.Value
 		return
 	}
 	if !app.Allows(groupNames(groups)) {
-		if req.prompt("none") {
-			p.redirectError(w, r, req, oerr(ErrAccessDenied, "the user may not use this application"))
+		p.dropPending(ctx, pa.ID)
+		if pa.prompt("none") {
+			p.redirectError(w, r, pa, oerr(ErrAccessDenied, "the user may not use this application"))
 			return
 		}
 		p.page(w, r, http.StatusForbidden, "You do not have permission",
@@ -261,40 +263,113 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, q url.Value
 		return
 	}
 
-	if !app.SkipConsent && decision != "allow" && (req.prompt("consent") || !p.hasConsent(ctx, user.ID, app.ID, req.Scopes)) {
-		if req.prompt("none") {
-			p.redirectError(w, r, req, oerr(ErrConsentRequired, "the user has not allowed this application yet"))
+	if !app.SkipConsent && (pa.prompt("consent") || !p.hasConsent(ctx, user.ID, app.ID, pa.Scopes)) {
+		if pa.prompt("none") {
+			p.dropPending(ctx, pa.ID)
+			p.redirectError(w, r, pa, oerr(ErrConsentRequired, "the user has not allowed this application yet"))
 			return
 		}
-		p.consentPage(w, r, app, user, req)
+		pa.ConsentUser = user.ID
+		if !p.keepPending(w, r, pa) {
+			return
+		}
+		p.consentPage(w, r, app, user, pa)
 		return
 	}
-	if decision == "allow" {
-		if err := p.saveConsent(ctx, user.ID, app.ID, req.Scopes); err != nil {
-			p.log.Error("authorize: save consent", "err", err)
-			p.redirectError(w, r, req, oerr(ErrServerError, ""))
-			return
-		}
-	}
+	p.issueCode(w, r, app, pa, sess)
+}
 
+// keepPending stores pa for the next step, bound to this browser, giving
+// it an id the first time. It answers with an error page and returns false
+// when it cannot.
+func (p *Provider) keepPending(w http.ResponseWriter, r *http.Request, pa *pendingAuthz) bool {
+	if pa.ID == "" {
+		pa.ID = randomID()
+		pa.Browser = p.bindBrowser(w, r)
+	}
+	if err := p.savePending(r.Context(), pa); err != nil {
+		if errors.Is(err, ErrNoPending) {
+			p.page(w, r, http.StatusBadRequest, "Sign-in request expired",
+				"This sign-in request has expired. Go back to the application and sign in again.")
+			return false
+		}
+		p.log.Error("authorize: store pending", "err", err)
+		p.page(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		return false
+	}
+	return true
+}
+
+// issueCode ends the authorization: a code for the session, sent to the
+// client's redirect URI.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, app *auth.App, pa *pendingAuthz, sess *auth.Session) {
+	ctx := r.Context()
+	now := p.now()
 	code, hash := p.secrets.NewToken(auth.PrefixCode)
 	rec := &codeRecord{
-		ID: hash, GrantID: auth.NewID(), AppID: app.ID, ClientID: app.ClientID, UserID: user.ID,
-		SessionID: sess.ID, RedirectURI: req.RedirectURI, Challenge: req.Challenge,
-		Scopes: req.Scopes, Nonce: req.Nonce, AuthTime: sess.CreatedAt, ACR: sess.ACR, AMR: sess.AMR,
+		ID: hash, GrantID: auth.NewID(), AppID: app.ID, ClientID: app.ClientID, UserID: sess.UserID,
+		SessionID: sess.ID, RedirectURI: pa.RedirectURI, Challenge: pa.Challenge,
+		Scopes: pa.Scopes, Nonce: pa.Nonce, AuthTime: sess.CreatedAt, ACR: sess.ACR, AMR: sess.AMR,
 		ExpiresAt: now.Add(codeTTL),
 	}
-	if err := p.store.Update(ctx, func(t *kv.Txn) error { return p.codes.Put(t, rec, codeTTL) }); err != nil {
+	err := p.store.Update(ctx, func(t *kv.Txn) error {
+		if err := p.codes.Put(t, rec, codeTTL); err != nil {
+			return err
+		}
+		if pa.ID != "" {
+			if err := p.pending.Delete(t, pa.ID); err != nil && !errors.Is(err, kv.ErrNotFound) {
+				return err
+			}
+		}
+		return p.recordSessionApp(t, sess, app, now)
+	})
+	if err != nil {
 		p.log.Error("authorize: store code", "err", err)
-		p.redirectError(w, r, req, oerr(ErrServerError, ""))
+		p.redirectError(w, r, pa, oerr(ErrServerError, ""))
 		return
 	}
 	p.m.codes.Inc()
 	v := url.Values{"code": {code}, "iss": {p.issuer}}
-	if req.State != "" {
-		v.Set("state", req.State)
+	if pa.State != "" {
+		v.Set("state", pa.State)
 	}
-	p.redirect(w, r, req.RedirectURI, v)
+	p.redirect(w, r, pa.RedirectURI, v)
+}
+
+// SignInStep is what the sign-in page needs to know about a pending
+// authorization.
+type SignInStep struct {
+	// AppName names the application the person is signing in to.
+	AppName string
+	// Reauth: the browser is signed in, but the application asked for a
+	// fresh sign-in (prompt=login, max_age), so the password is asked again.
+	Reauth bool
+	// Continue is the same-origin URL that resumes the authorization.
+	Continue string
+	// FormAction is the CSP source of the client's redirect URI: the
+	// sign-in POST may end there after the redirects that follow it.
+	FormAction string
+}
+
+// SignInStep describes the browser's pending authorization id for the
+// sign-in page; ErrNoPending when there is none.
+func (p *Provider) SignInStep(r *http.Request, id string) (*SignInStep, error) {
+	ctx := r.Context()
+	pa, err := p.loadPending(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	app, err := p.clientApp(ctx, pa.ClientID)
+	if err != nil || app.ID != pa.AppID {
+		return nil, ErrNoPending
+	}
+	sess, _ := p.currentUser(ctx, r)
+	return &SignInStep{
+		AppName:    app.Name,
+		Reauth:     sess != nil && p.needsLogin(pa, sess),
+		Continue:   p.site.URL(PathResume + "?" + PendingParam + "=" + url.QueryEscape(pa.ID)),
+		FormAction: formOrigin(pa.RedirectURI),
+	}, nil
 }
 
 // clientApp returns the active OIDC app with the client id.
@@ -339,7 +414,7 @@ func groupNames(gs []*auth.Group) []string {
 
 // redirectError sends an authorization error to the (already validated)
 // redirect URI with state and iss (RFC 9207).
-func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *authRequest, e *Error) {
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *pendingAuthz, e *Error) {
 	p.m.authorizeErrors.WithLabelValues(e.Code).Inc()
 	v := url.Values{"error": {e.Code}, "iss": {p.issuer}}
 	if e.Description != "" {

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -69,16 +70,29 @@ func TestAuthorize_ErrorsCarryStateAndIssuer(t *testing.T) {
 
 func TestAuthorize_NotSignedInGoesToSignIn(t *testing.T) {
 	f := newFixture(t)
-	u := location(t, f.authorize(f.authorizeQuery(f.app, nil), false))
-	if u.Path != "/signin" {
-		t.Fatalf("went to %s", u)
+	b := f.browser(false)
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, nil).Encode()))
+	id := u.Query().Get(PendingParam)
+	if u.Path != "/signin" || id == "" || len(u.Query()) != 1 {
+		t.Fatalf("went to %s, want /signin?authz=ID and nothing else", u)
 	}
-	rd, err := url.Parse(u.Query().Get("rd"))
-	if err != nil || rd.Host != "localhost:3000" || rd.Path != PathAuthorize || rd.Query().Get("client_id") != f.app.ClientID {
-		t.Fatalf("rd = %q", u.Query().Get("rd"))
+	step, err := f.p.SignInStep(b.request("GET", u.String(), nil), id)
+	if err != nil || step.AppName != "Wiki" || step.Reauth || step.FormAction != "https://app.example.com" ||
+		step.Continue != "http://localhost:3000"+PathResume+"?authz="+id {
+		t.Fatalf("step %+v, %v", step, err)
 	}
-	if _, ok := web.ParseReturnURL(f.p.site, u.Query().Get("rd")); !ok {
-		t.Error("rd is not a return URL the sign-in page accepts")
+	// The id is bound to the browser that started the request.
+	if _, err := f.p.SignInStep(f.browser(false).request("GET", u.String(), nil), id); !errors.Is(err, ErrNoPending) {
+		t.Fatalf("another browser used the pending id: %v", err)
+	}
+	// After signing in, resuming issues the code to the registered URI.
+	b.signIn()
+	if got := location(t, b.get(PathResume+"?authz="+id)); got.Query().Get("code") == "" || got.Host != "app.example.com" {
+		t.Fatalf("resume: %s", got)
+	}
+	// Single use.
+	if w := b.get(PathResume + "?authz=" + id); w.Code != http.StatusBadRequest {
+		t.Fatalf("second resume: %d", w.Code)
 	}
 }
 
@@ -92,36 +106,69 @@ func TestAuthorize_PromptNoneWithoutSession(t *testing.T) {
 
 func TestAuthorize_PromptLoginForcesFreshSignIn(t *testing.T) {
 	f := newFixture(t)
+	b := f.browser(true)
 	f.now = f.now.Add(time.Minute)
-	u := location(t, f.authorize(f.authorizeQuery(f.app, func(q url.Values) { q.Set("prompt", "login") }), true))
-	if u.Path != "/signin" {
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, func(q url.Values) { q.Set("prompt", "login") }).Encode()))
+	id := u.Query().Get(PendingParam)
+	if u.Path != "/signin" || id == "" {
 		t.Fatalf("prompt=login with a session went to %s", u)
 	}
-	rd, _ := url.Parse(u.Query().Get("rd"))
-	// Coming back with the same old session: an error, never a loop.
-	r := httptest.NewRequest("GET", rd.RequestURI(), nil)
-	r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: f.cookie})
-	if u := location(t, f.do(r)); u.Query().Get("error") != ErrLoginRequired {
-		t.Fatalf("old session came back: %s", u)
+	if step, err := f.p.SignInStep(b.request("GET", "/signin", nil), id); err != nil || !step.Reauth {
+		t.Fatalf("the sign-in page is not told to ask again: %+v %v", step, err)
 	}
-	// After a real sign-in the request goes through.
-	_, tok, err := f.svc.StartSession(f.ctx, f.user, "127.0.0.1", "test", false, "1", []string{"pwd"})
-	if err != nil {
-		t.Fatal(err)
+	// Coming back with the same old session: back to sign-in, never a code.
+	if got := location(t, b.get(PathResume+"?authz="+id)); got.Path != "/signin" || got.Query().Get("code") != "" {
+		t.Fatalf("old session came back: %s", got)
 	}
-	r = httptest.NewRequest("GET", rd.RequestURI(), nil)
-	r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: tok})
-	if u := location(t, f.do(r)); u.Query().Get("code") == "" {
-		t.Fatalf("fresh session: %s", u)
+	// After a real sign-in the request goes through, with the new auth_time.
+	f.now = f.now.Add(time.Second)
+	b.signIn()
+	got := location(t, b.get(PathResume+"?authz="+id))
+	code := got.Query().Get("code")
+	if code == "" {
+		t.Fatalf("fresh session: %s", got)
+	}
+	res := f.exchange(code, testVerifier)
+	if at := authTime(t, res.str("id_token")); at != f.now.Unix() {
+		t.Errorf("auth_time %d, want the re-authentication at %d", at, f.now.Unix())
+	}
+}
+
+// The old clinch_reauth parameter let a client claim the re-authentication
+// had happened. Nothing in the request can say so now.
+func TestAuthorize_ClientCannotClaimReauthentication(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(true)
+	f.now = f.now.Add(time.Minute)
+	for _, mod := range []func(url.Values){
+		func(q url.Values) {
+			q.Set("prompt", "login")
+			q.Set("clinch_reauth", strconv.FormatInt(f.now.Unix()+60, 10))
+		},
+		func(q url.Values) { q.Set("max_age", "0"); q.Set("clinch_reauth", strconv.FormatInt(f.now.Unix(), 10)) },
+		func(q url.Values) { q.Set("max_age", "0"); q.Set("authz", "made-up") },
+	} {
+		u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, mod).Encode()))
+		if u.Path != "/signin" || u.Query().Get("code") != "" {
+			t.Fatalf("went to %s without a sign-in", u)
+		}
 	}
 }
 
 func TestAuthorize_MaxAge(t *testing.T) {
 	f := newFixture(t)
+	b := f.browser(true)
 	f.now = f.now.Add(2 * time.Hour)
-	u := location(t, f.authorize(f.authorizeQuery(f.app, func(q url.Values) { q.Set("max_age", "3600") }), true))
-	if u.Path != "/signin" || !strings.Contains(u.Query().Get("rd"), reauthParam+"="+strconv.FormatInt(f.now.Unix(), 10)) {
-		t.Fatalf("stale session with max_age went to %s", u)
+	for _, age := range []string{"3600", "0"} {
+		u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, func(q url.Values) { q.Set("max_age", age) }).Encode()))
+		if u.Path != "/signin" {
+			t.Fatalf("max_age=%s with a 2 h old session went to %s", age, u)
+		}
+	}
+	// A session younger than max_age is enough.
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, func(q url.Values) { q.Set("max_age", "86400") }).Encode()))
+	if u.Query().Get("code") == "" {
+		t.Fatalf("max_age=86400: %s", u)
 	}
 }
 
@@ -143,34 +190,32 @@ func TestAuthorize_NotInAllowedGroup(t *testing.T) {
 func TestAuthorize_ConsentIsAskedRememberedAndReasked(t *testing.T) {
 	f := newFixture(t)
 	app, secret := f.newApp(auth.AppInput{Name: "Needs consent"})
-	w := f.authorize(f.authorizeQuery(app, nil), true)
+	b := f.browser(true)
+	w := b.get(PathAuthorize + "?" + f.authorizeQuery(app, nil).Encode())
 	body := w.Body.String()
 	if w.Code != 200 || !strings.Contains(body, `value="allow"`) || !strings.Contains(body, "email_verified") {
 		t.Fatalf("consent page: %d %s", w.Code, body)
 	}
-	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com") {
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com;") {
 		t.Errorf("CSP %q does not let the form redirect to the client", csp)
 	}
+	if strings.Contains(body, "no-referrer") {
+		t.Error("the page sets no-referrer, which makes Chromium send Origin: null on its form")
+	}
 	// prompt=none without consent: consent_required, no page.
-	u := location(t, f.authorize(f.authorizeQuery(app, func(q url.Values) { q.Set("prompt", "none") }), true))
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(app, func(q url.Values) { q.Set("prompt", "none") }).Encode()))
 	if u.Query().Get("error") != ErrConsentRequired {
 		t.Fatalf("prompt=none: %s", u)
 	}
-	consent := func(decision string, q url.Values) *httptest.ResponseRecorder {
-		form := url.Values{}
-		for k, v := range q {
-			form[k] = v
-		}
-		form.Set("decision", decision)
-		r := httptest.NewRequest("POST", PathConsent, strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: f.cookie})
-		return f.do(r)
-	}
-	if u := location(t, consent("deny", f.authorizeQuery(app, nil))); u.Query().Get("error") != ErrAccessDenied || u.Query().Get("state") != "st" {
+	if u := location(t, b.consent(body, "deny")); u.Query().Get("error") != ErrAccessDenied || u.Query().Get("state") != "st" {
 		t.Fatalf("deny: %s", u)
 	}
-	u = location(t, consent("allow", f.authorizeQuery(app, nil)))
+	// Deny remembers nothing: the next request asks again.
+	w = b.get(PathAuthorize + "?" + f.authorizeQuery(app, nil).Encode())
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `value="allow"`) {
+		t.Fatalf("after deny: %d, want the consent page again", w.Code)
+	}
+	u = location(t, b.consent(w.Body.String(), "allow"))
 	code := u.Query().Get("code")
 	if code == "" {
 		t.Fatalf("allow: %s", u)
@@ -180,24 +225,71 @@ func TestAuthorize_ConsentIsAskedRememberedAndReasked(t *testing.T) {
 		t.Fatalf("exchange after consent: %v", res.body)
 	}
 	// Remembered: no page the second time.
-	if u := location(t, f.authorize(f.authorizeQuery(app, nil), true)); u.Query().Get("code") == "" {
+	if u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(app, nil).Encode())); u.Query().Get("code") == "" {
 		t.Fatalf("consent not remembered: %s", u)
 	}
 	// prompt=consent asks again.
-	if w := f.authorize(f.authorizeQuery(app, func(q url.Values) { q.Set("prompt", "consent") }), true); w.Code != 200 {
+	if w := b.get(PathAuthorize + "?" + f.authorizeQuery(app, func(q url.Values) { q.Set("prompt", "consent") }).Encode()); w.Code != 200 {
 		t.Fatalf("prompt=consent: %d", w.Code)
 	}
 }
 
-func TestAuthorize_ConsentCannotSkipRedirectValidation(t *testing.T) {
+// The consent form used to echo every authorize parameter: a decision
+// planted in the URL, or a second one in the body, turned Deny into Allow,
+// and a redirect_uri in the body skipped its check.
+func TestConsent_DecisionAndParametersCannotBeInjected(t *testing.T) {
 	f := newFixture(t)
-	q := f.authorizeQuery(f.app, func(q url.Values) { q.Set("redirect_uri", "https://evil.example.com/cb") })
-	q.Set("decision", "allow")
-	r := httptest.NewRequest("POST", PathConsent, strings.NewReader(q.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: f.cookie})
-	if w := f.do(r); w.Header().Get("Location") != "" {
-		t.Fatalf("consent POST redirected to %q", w.Header().Get("Location"))
+	app, _ := f.newApp(auth.AppInput{Name: "Needs consent"})
+	b := f.browser(true)
+	page := b.get(PathAuthorize + "?" + f.authorizeQuery(app, func(q url.Values) { q.Set("decision", "allow") }).Encode()).Body.String()
+	id := hiddenValue(page, PendingParam)
+	if id == "" {
+		t.Fatalf("no pending id in the consent page: %s", page)
+	}
+	for _, name := range []string{"client_id", "redirect_uri", "scope", "state", "code_challenge", "decision\" value"} {
+		if strings.Contains(page, `name="`+name+`"`) {
+			t.Errorf("the consent form carries %s", name)
+		}
+	}
+	for what, req := range map[string]*http.Request{
+		"decision in the URL": b.request("POST", PathConsent+"?decision=allow", url.Values{PendingParam: {id}, "decision": {"deny"}}),
+		"repeated decision":   b.request("POST", PathConsent, url.Values{PendingParam: {id}, "decision": {"deny", "allow"}}),
+		"no decision":         b.request("POST", PathConsent, url.Values{PendingParam: {id}}),
+	} {
+		if w := f.do(req); w.Code != http.StatusBadRequest || w.Header().Get("Location") != "" {
+			t.Errorf("%s: %d %q, want 400 and no redirect", what, w.Code, w.Header().Get("Location"))
+		}
+	}
+	// Extra parameters in the body change nothing: the stored request wins.
+	w := f.do(b.request("POST", PathConsent, url.Values{PendingParam: {id}, "decision": {"allow"},
+		"redirect_uri": {"https://evil.example.com/cb"}, "scope": {"openid admin"}, "state": {"x"}}))
+	u := location(t, w)
+	if u.Host != "app.example.com" || u.Query().Get("state") != "st" || u.Query().Get("code") == "" {
+		t.Fatalf("allow with injected fields went to %s", u)
+	}
+	// Another browser cannot use the id, nor a session of another user.
+	if w := f.do(f.browser(true).request("POST", PathConsent, url.Values{PendingParam: {id}, "decision": {"allow"}})); w.Header().Get("Location") != "" {
+		t.Fatalf("another browser's consent redirected to %s", w.Header().Get("Location"))
+	}
+}
+
+func TestConsent_SignedOutOrOtherUserStartsOver(t *testing.T) {
+	f := newFixture(t)
+	app, _ := f.newApp(auth.AppInput{Name: "Needs consent"})
+	b := f.browser(true)
+	page := b.get(PathAuthorize + "?" + f.authorizeQuery(app, nil).Encode()).Body.String()
+	bob, err := f.svc.CreateUser(f.ctx, auth.NewUser{Email: "bob@example.com", Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := f.svc.StartSession(f.ctx, bob, "127.0.0.1", "test", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cookies[web.SessionCookie] = tok
+	w := b.consent(page, "allow")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "bob@example.com") {
+		t.Fatalf("bob's session decided on ada's page: %d %s", w.Code, w.Header().Get("Location"))
 	}
 }
 
@@ -226,30 +318,62 @@ func TestDiscovery_AdvertisesWhatIsImplemented(t *testing.T) {
 func TestEndSession(t *testing.T) {
 	f := newFixture(t)
 	app, secret := f.newApp(auth.AppInput{Name: "Logout", SkipConsent: true, PostLogoutRedirectURIs: []string{"https://app.example.com/bye"}})
-	code := f.code(app, nil)
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
-	res := f.post(PathToken, form, app.ClientID, secret)
-	idt := res.str("id_token")
-	end := func(q url.Values) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", PathEndSession+"?"+q.Encode(), nil)
-		r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: f.cookie})
-		return f.do(r)
+	b := f.browser(true)
+	idt := b.idToken(app, secret)
+	end := func(c *browser, q url.Values) *httptest.ResponseRecorder {
+		return c.get(PathEndSession + "?" + q.Encode())
 	}
-	if w := end(url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {"https://evil.example.com/"}}); w.Header().Get("Location") != "" {
+	if w := end(b, url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {"https://evil.example.com/"}}); w.Header().Get("Location") != "" {
 		t.Fatal("unregistered post_logout_redirect_uri was followed")
 	}
 	// Without a hint: a confirmation form, the session lives on.
-	if w := end(url.Values{}); w.Code != 200 || !strings.Contains(w.Body.String(), `action="/signout"`) {
-		t.Fatalf("no hint: %d", w.Code)
+	w := end(b, url.Values{"client_id": {app.ClientID}, "post_logout_redirect_uri": {"https://app.example.com/bye"}})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `action="`+PathEndSessionDone+`"`) {
+		t.Fatalf("no hint: %d %s", w.Code, w.Body.String())
 	}
-	if _, err := f.svc.SessionByToken(f.ctx, f.cookie); err != nil {
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com;") {
+		t.Errorf("confirmation CSP %q blocks the redirect after it", csp)
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, b.cookies[web.SessionCookie]); err != nil {
 		t.Fatal("session ended without id_token_hint")
 	}
-	u := location(t, end(url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {"https://app.example.com/bye"}, "state": {"s1"}}))
+	tok := b.cookies[web.SessionCookie]
+	u := location(t, end(b, url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {"https://app.example.com/bye"}, "state": {"s1"}}))
 	if u.String() != "https://app.example.com/bye?state=s1" {
 		t.Fatalf("redirect %s", u)
 	}
-	if _, err := f.svc.SessionByToken(f.ctx, f.cookie); err == nil {
+	if _, err := f.svc.SessionByToken(f.ctx, tok); err == nil {
 		t.Fatal("session still alive after end_session")
+	}
+	if _, ok := b.cookies[web.SessionCookie]; ok {
+		t.Error("the session cookie was not cleared")
+	}
+}
+
+// oauth2-proxy's --backend-logout-url and Immich call end_session from
+// their server, with the ID token and without the browser's cookie.
+func TestEndSession_ServerToServerHintEndsTheSession(t *testing.T) {
+	f := newFixture(t)
+	app, secret := f.newApp(auth.AppInput{Name: "Proxy", SkipConsent: true})
+	b := f.browser(true)
+	idt := b.idToken(app, secret)
+	other := f.browser(true) // a second session of the same user lives on
+	w := f.do(httptest.NewRequest("GET", PathEndSession+"?id_token_hint="+url.QueryEscape(idt), nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, b.cookies[web.SessionCookie]); err == nil {
+		t.Fatal("the session the ID token names is still alive")
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, other.cookies[web.SessionCookie]); err != nil {
+		t.Fatal("another session of the user ended too")
+	}
+	// A confirmation POST ends the browser's own session.
+	page := other.get(PathEndSession).Body.String()
+	if w := other.postForm(PathEndSessionDone, page, nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "signed out") {
+		t.Fatalf("confirm: %d %s", w.Code, w.Body.String())
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, other.cookies[web.SessionCookie]); err == nil {
+		t.Fatal("confirmed sign-out left the session alive")
 	}
 }

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/forward"
 	"github.com/clinchsso/clinch/kv"
-	"github.com/clinchsso/clinch/web"
 )
 
 // discoveryDocument is OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 in
@@ -48,6 +46,8 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true,
+		"backchannel_logout_supported":                   true,
+		"backchannel_logout_session_supported":           true,
 	}
 	return json.Marshal(doc)
 }
@@ -371,93 +371,4 @@ func (p *Provider) introspect(ctx context.Context, token string) map[string]any 
 		}
 	}
 	return out
-}
-
-// serveEndSession is RP-initiated logout (OpenID Connect RP-Initiated
-// Logout 1.0). With an id_token_hint we issued for the signed-in session's
-// user, Clinch ends the session and returns to a registered
-// post_logout_redirect_uri. Without one it does not sign anyone out on a
-// cross-site request's word; it shows a confirmation form instead.
-func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	q, err := authorizeParams(w, r)
-	if err != nil || checkForm(q) != nil {
-		p.page(w, r, http.StatusBadRequest, "Invalid request", "The sign-out request could not be read.")
-		return
-	}
-	hint := q.Get("id_token_hint")
-	var aud, sub, sid string
-	if hint != "" {
-		payload, err := p.keys.Verify(hint)
-		var c struct {
-			Iss string `json:"iss"`
-			Aud any    `json:"aud"`
-			Sub string `json:"sub"`
-			Sid string `json:"sid"`
-		}
-		if err != nil || json.Unmarshal(payload, &c) != nil || c.Iss != p.issuer {
-			p.page(w, r, http.StatusBadRequest, "Invalid request", "The id_token_hint is not a token Clinch issued.")
-			return
-		}
-		switch a := c.Aud.(type) {
-		case string:
-			aud = a
-		case []any:
-			if len(a) == 1 {
-				aud, _ = a[0].(string)
-			}
-		}
-		sub, sid = c.Sub, c.Sid
-	}
-	clientID := q.Get("client_id")
-	if clientID != "" && aud != "" && clientID != aud {
-		p.page(w, r, http.StatusBadRequest, "Invalid request", "client_id does not match the id_token_hint.")
-		return
-	}
-	if clientID == "" {
-		clientID = aud
-	}
-	var app *auth.App
-	if clientID != "" {
-		app, _ = p.clientApp(ctx, clientID)
-	}
-	target := ""
-	if plr := q.Get("post_logout_redirect_uri"); plr != "" {
-		if app == nil || !slices.Contains(app.PostLogoutRedirectURIs, plr) {
-			p.page(w, r, http.StatusBadRequest, "Invalid redirect URI",
-				"The application asked to return to an address that is not registered for it after sign-out.")
-			return
-		}
-		target = plr
-	}
-
-	sess, user := p.currentUser(ctx, r)
-	if sess != nil {
-		matches := false
-		if app != nil && hint != "" {
-			var owner string
-			_ = p.store.View(ctx, func(t *kv.Txn) error {
-				owner, _ = p.lookupSubject(t, app.ID, sub)
-				return nil
-			})
-			matches = owner == user.ID && (sid == "" || sid == p.sessionID(sess.ID))
-		}
-		if !matches {
-			p.execute(w, http.StatusOK, "signout.html", map[string]any{"CSRFField": web.CSRFField, "CSRF": web.CSRFToken(r)})
-			return
-		}
-		if err := p.auth.EndSession(ctx, sess.ID, ""); err != nil && !errors.Is(err, auth.ErrNotFound) {
-			p.log.Error("oidc: end session", "err", err)
-		}
-		p.site.ClearSession(w)
-	}
-	if target == "" {
-		p.page(w, r, http.StatusOK, "Signed out", "You are signed out of Clinch.")
-		return
-	}
-	v := url.Values{}
-	if s := q.Get("state"); s != "" {
-		v.Set("state", s)
-	}
-	p.redirect(w, r, target, v)
 }

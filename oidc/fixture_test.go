@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +196,124 @@ func wantOAuthError(t testing.TB, res tokenResult, status int, code string) {
 	if res.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", res.header.Get("Cache-Control"))
 	}
+}
+
+// browser is one browser's cookies against the provider's mux (no
+// middleware: CSRF is the middleware's business and tested there).
+type browser struct {
+	f       *fixture
+	cookies map[string]string
+}
+
+func (f *fixture) browser(signedIn bool) *browser {
+	b := &browser{f: f, cookies: map[string]string{}}
+	if signedIn {
+		b.signIn()
+	}
+	return b
+}
+
+// signIn starts a new session for the fixture's user in this browser.
+func (b *browser) signIn() {
+	b.f.t.Helper()
+	_, tok, err := b.f.svc.StartSession(b.f.ctx, b.f.user, "127.0.0.1", "test", false, "1", []string{"pwd"})
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	b.cookies[web.SessionCookie] = tok
+}
+
+func (b *browser) request(method, target string, form url.Values) *http.Request {
+	var r *http.Request
+	if form != nil {
+		r = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	for k, v := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	return r
+}
+
+func (b *browser) do(r *http.Request) *httptest.ResponseRecorder {
+	w := b.f.do(r)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	return w
+}
+
+func (b *browser) get(target string) *httptest.ResponseRecorder {
+	return b.do(b.request("GET", target, nil))
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// hiddenValue returns the value of the page's hidden input name, or "".
+func hiddenValue(page, name string) string {
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		if m[1] == name {
+			return html.UnescapeString(m[2])
+		}
+	}
+	return ""
+}
+
+// postForm submits the page's hidden inputs plus extra to target.
+func (b *browser) postForm(target, page string, extra url.Values) *httptest.ResponseRecorder {
+	form := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		form.Add(m[1], html.UnescapeString(m[2]))
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	return b.do(b.request("POST", target, form))
+}
+
+// consent clicks Allow or Deny on a consent page.
+func (b *browser) consent(page, decision string) *httptest.ResponseRecorder {
+	return b.postForm(PathConsent, page, url.Values{"decision": {decision}})
+}
+
+// idToken signs in to app (which skips consent) and returns the ID token.
+func (b *browser) idToken(app *auth.App, secret string) string {
+	b.f.t.Helper()
+	u := location(b.f.t, b.get(PathAuthorize+"?"+b.f.authorizeQuery(app, nil).Encode()))
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+	res := b.f.post(PathToken, form, app.ClientID, secret)
+	if res.status != 200 {
+		b.f.t.Fatalf("token: %v", res.body)
+	}
+	return res.str("id_token")
+}
+
+// claimsOf decodes a JWT's payload without checking it.
+func claimsOf(t testing.TB, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func authTime(t testing.TB, idt string) int64 {
+	t.Helper()
+	at, _ := claimsOf(t, idt)["auth_time"].(float64)
+	return int64(at)
 }

@@ -7,6 +7,7 @@ type providerMetrics struct {
 	tokens          *prometheus.CounterVec
 	tokenErrors     *prometheus.CounterVec
 	authorizeErrors *prometheus.CounterVec
+	backchannel     *prometheus.CounterVec
 }
 
 // newMetrics builds the collectors and registers them on reg when it is
@@ -29,9 +30,13 @@ func newMetrics(reg prometheus.Registerer) *providerMetrics {
 			Name: "clinch_oidc_authorize_errors_total",
 			Help: "Authorization errors sent to clients, by OAuth error code.",
 		}, []string{"error"}),
+		backchannel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clinch_oidc_backchannel_logouts_total",
+			Help: "Back-channel logout deliveries by result (ok, refused, failed after retries).",
+		}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.codes, m.tokens, m.tokenErrors, m.authorizeErrors)
+		reg.MustRegister(m.codes, m.tokens, m.tokenErrors, m.authorizeErrors, m.backchannel)
 	}
 	return m
 }

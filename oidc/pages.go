@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
-	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
 )
 
@@ -44,35 +42,6 @@ var scopeText = map[string]string{
 	ScopeEmail:         "See your email address",
 	ScopeGroups:        "See which groups you are in",
 	ScopeOfflineAccess: "Stay signed in when you are away (refresh tokens)",
-}
-
-type hiddenField struct{ Name, Value string }
-
-// consentPage asks the user to allow the app the scopes. The form carries
-// the original request back, and the CSRF token.
-func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, app *auth.App, user *auth.User, req *authRequest) {
-	var lines []scopeLine
-	for _, s := range req.Scopes {
-		lines = append(lines, scopeLine{Name: s, Description: scopeText[s], Claims: scopeClaims[s]})
-	}
-	var hidden []hiddenField
-	keys := make([]string, 0, len(req.raw))
-	for k := range req.raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		hidden = append(hidden, hiddenField{Name: k, Value: req.raw.Get(k)})
-	}
-	// The form posts here and is answered with a redirect to the client:
-	// form-action must allow the client's origin too, or the browser
-	// stops at the redirect.
-	w.Header().Set("Content-Security-Policy", web.CSP(formOrigin(req.RedirectURI)))
-	p.execute(w, http.StatusOK, "consent.html", map[string]any{
-		"App": app.Name, "User": user.Name(), "Email": user.Email, "Scopes": lines,
-		"Hidden": hidden, "CSRFField": web.CSRFField, "CSRF": web.CSRFToken(r), "Action": PathConsent,
-		"Host": hostOf(req.RedirectURI),
-	})
 }
 
 // formOrigin is the CSP source for a redirect URI: its origin, or its

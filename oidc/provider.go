@@ -33,6 +33,8 @@ const (
 	PathJWKS             = "/.well-known/jwks.json"
 	PathAuthorize        = "/oauth/authorize"
 	PathConsent          = "/oauth/consent"
+	PathResume           = "/oauth/authorize/resume"
+	PathEndSessionDone   = "/oauth/end_session/confirm"
 	PathToken            = "/oauth/token"
 	PathUserinfo         = "/oauth/userinfo"
 	PathRevoke           = "/oauth/revoke"
@@ -40,8 +42,6 @@ const (
 	PathEndSession       = "/oauth/end_session"
 	codeTTL              = 10 * time.Minute
 	maxParamLen          = 2048
-	reauthWindow         = time.Hour
-	reauthParam          = "clinch_reauth"
 	wwwAuthenticateBasic = `Basic realm="clinch", charset="UTF-8"`
 )
 
@@ -94,6 +94,9 @@ type Provider struct {
 	refresh  *kv.Collection[refreshRecord]
 	grants   *kv.Collection[grantRecord]
 	consents *kv.Collection[consentRecord]
+	pending  *kv.Collection[pendingAuthz]
+
+	backchannel *backchannel
 }
 
 //go:embed templates/*.html
@@ -135,13 +138,19 @@ func New(cfg Config) (*Provider, error) {
 	p.access = kv.NewCollection(kv.PrefixOAuthAccess, func(r *accessRecord) string { return r.ID })
 	p.refresh = kv.NewCollection(kv.PrefixOAuthRefresh, func(r *refreshRecord) string { return r.ID })
 	p.grants = kv.NewCollection(kv.PrefixOAuthGrant, func(r *grantRecord) string { return r.ID })
+	p.pending = kv.NewCollection(kv.PrefixOAuthPending, func(r *pendingAuthz) string { return r.ID })
 	p.consents = kv.NewCollection(kv.PrefixOAuthConsent, func(r *consentRecord) string { return r.UserID + "/" + r.AppID })
 	if p.discovery, err = p.discoveryDocument(); err != nil {
 		return nil, err
 	}
 	cfg.Auth.OnUserDelete(p.deleteUserRecords)
+	p.backchannel = newBackchannel(p)
+	cfg.Auth.Subscribe(p.backchannel.onChange)
 	return p, nil
 }
+
+// Close stops the back-channel logout deliveries still under way.
+func (p *Provider) Close() { p.backchannel.close() }
 
 // Keys returns the signing keys.
 func (p *Provider) Keys() *Keys { return p.keys }
@@ -154,6 +163,8 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAuthorize, p.serveAuthorize)
 	mux.HandleFunc("POST "+PathAuthorize, p.serveAuthorize)
 	mux.HandleFunc("POST "+PathConsent, p.serveConsent)
+	mux.HandleFunc("GET "+PathResume, p.serveResume)
+	mux.HandleFunc("POST "+PathEndSessionDone, p.serveEndSessionConfirm)
 	mux.HandleFunc("POST "+PathToken, p.serveToken)
 	mux.HandleFunc("GET "+PathUserinfo, p.serveUserinfo)
 	mux.HandleFunc("POST "+PathUserinfo, p.serveUserinfo)

@@ -103,31 +103,75 @@ func fieldLabel(f string) string {
 
 // ---- sign-in ----
 
-func (h *Handler) signinPage(w http.ResponseWriter, p *page) *page {
+// signinPage fills in the sign-in page's title and its CSP: Chromium
+// applies form-action to the redirects that follow the POST, so a sign-in
+// heading on to an application must allow that application's origin. The
+// origin comes only from what Clinch has registered: a pending OIDC
+// authorization's registered redirect URI, or a host a forward_auth app
+// covers.
+func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request, p *page, step *Continuation) *page {
 	p.Title = "Sign in"
-	// Chromium applies form-action to the redirect that follows the POST,
-	// so a sign-in heading back to an application's origin must allow it.
-	if u, ok := web.ParseReturnURL(h.site, p.RD); ok && web.Origin(u) != web.Origin(h.site.Host) {
-		w.Header().Set("Content-Security-Policy", web.CSP(web.Origin(u)))
+	var extra []string
+	if step != nil {
+		p.Authz, p.AppName = step.ID, step.AppName
+		extra = append(extra, step.FormAction...)
+	} else if p.RD != "" {
+		if u, ok := web.ParseReturnURL(h.site, p.RD); ok && web.Origin(u) != web.Origin(h.site.Host) &&
+			h.covers != nil && h.covers(r.Context(), u) {
+			extra = append(extra, web.Origin(u))
+		}
+	}
+	if len(extra) > 0 {
+		w.Header().Set("Content-Security-Policy", web.CSP(extra...))
 	}
 	return p
 }
 
+// continuation returns the pending step id names for this browser, or nil.
+func (h *Handler) continuation(r *http.Request, id string) *Continuation {
+	if id == "" || h.pending == nil {
+		return nil
+	}
+	c, ok := h.pending(r, id)
+	if !ok {
+		return nil
+	}
+	c.ID = id
+	return c
+}
+
 func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
-	rd := r.URL.Query().Get("rd")
-	if _, sess, ok := h.CurrentUser(r); ok {
-		http.Redirect(w, r, h.returnTarget(r.Context(), rd, sess), http.StatusSeeOther)
-		return
+	q := r.URL.Query()
+	rd := q.Get("rd")
+	p := &page{RD: rd}
+	step := h.continuation(r, q.Get(authzParam))
+	if q.Get(authzParam) != "" && step == nil {
+		p.Error = "The application's sign-in request has expired or was started in another browser. Sign in here, then open the application again."
 	}
-	need, err := h.auth.NeedsSetup(r.Context())
-	if err != nil {
-		web.Logger(r, h.log).Error("check first run", "err", err)
+	if u, sess, ok := h.CurrentUser(r); ok {
+		switch {
+		case step == nil:
+			http.Redirect(w, r, h.returnTarget(r.Context(), rd, sess), http.StatusSeeOther)
+			return
+		case !step.Reauth:
+			http.Redirect(w, r, step.Continue, http.StatusSeeOther)
+			return
+		case q.Get("other") == "":
+			// The application asked for a fresh sign-in: the same person
+			// types their password again, or picks another account.
+			p.Reauth, p.User, p.Login = true, u, u.Login()
+		}
+	} else {
+		need, err := h.auth.NeedsSetup(r.Context())
+		if err != nil {
+			web.Logger(r, h.log).Error("check first run", "err", err)
+		}
+		if need {
+			http.Redirect(w, r, "/signup", http.StatusSeeOther)
+			return
+		}
 	}
-	if need {
-		http.Redirect(w, r, "/signup", http.StatusSeeOther)
-		return
-	}
-	h.render(w, r, http.StatusOK, "signin", h.signinPage(w, &page{RD: rd}))
+	h.render(w, r, http.StatusOK, "signin", h.signinPage(w, r, p, step))
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +180,8 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		Remember: r.PostFormValue("remember") == "1",
 		RD:       r.PostFormValue("rd"),
 	}
-	h.signinPage(w, p)
+	step := h.continuation(r, r.PostFormValue(authzParam))
+	h.signinPage(w, r, p, step)
 	password := r.PostFormValue("password")
 	if p.Login == "" || password == "" {
 		p.Error = "Enter your email or username and your password."
@@ -184,6 +229,10 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.site.SetSession(w, token, sess.ExpiresAt, sess.Remember)
+	if step != nil {
+		http.Redirect(w, r, step.Continue, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, h.returnTarget(ctx, p.RD, sess), http.StatusSeeOther)
 }
 

@@ -44,6 +44,30 @@ type Config struct {
 	// sign-in: it gives the URL to redirect to and true only for hosts an
 	// application covers. Nil follows no other host.
 	ReturnTo func(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool)
+	// Covers reports whether a return URL on another host belongs to an
+	// application, so the sign-in page may let its form end there (CSP
+	// form-action). Nil: none does.
+	Covers func(ctx context.Context, u *url.URL) bool
+	// Pending describes the sign-in step of a pending authorization (the
+	// authz parameter the OIDC provider sends to /signin) for the browser
+	// r; false when there is none. Nil: no OIDC provider.
+	Pending func(r *http.Request, id string) (*Continuation, bool)
+}
+
+// authzParam carries a pending authorization's id through sign-in.
+const authzParam = "authz"
+
+// Continuation is where sign-in continues for a pending authorization.
+type Continuation struct {
+	ID      string
+	AppName string
+	// Reauth: the browser is signed in, yet the application asked for a
+	// fresh sign-in, so the password is asked again.
+	Reauth bool
+	// Continue is the same-origin URL to go to after signing in.
+	Continue string
+	// FormAction are CSP sources the sign-in POST may end at.
+	FormAction []string
 }
 
 // Handler serves the pages.
@@ -54,6 +78,8 @@ type Handler struct {
 	metrics  *metrics.Metrics
 	trusted  []*net.IPNet
 	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
+	covers   func(context.Context, *url.URL) bool
+	pending  func(*http.Request, string) (*Continuation, bool)
 
 	pages  map[string]*template.Template
 	static map[string]staticFile
@@ -76,7 +102,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -155,6 +181,9 @@ type page struct {
 	Login    string
 	Remember bool
 	RD       string
+	Authz    string // pending authorization id
+	AppName  string // the application being signed in to
+	Reauth   bool   // signed in, asked to type the password again
 	// sign-up
 	Email, Name, Username    string
 	MinPassword, MaxPassword int

@@ -65,6 +65,16 @@ func newEnv(t *testing.T) *env {
 			}
 			return u.String() + "?fa_token=test", true
 		},
+		Covers: func(_ context.Context, u *url.URL) bool { return u.Hostname() == appHost },
+		// One pending authorization, "pa1": it asks for a fresh sign-in
+		// when the request says so (the provider decides that for real).
+		Pending: func(r *http.Request, id string) (*Continuation, bool) {
+			if id != "pa1" {
+				return nil, false
+			}
+			return &Continuation{AppName: "Grafana", Reauth: r.Header.Get("X-Test-Reauth") != "",
+				Continue: "/oauth/authorize/resume?authz=pa1", FormAction: []string{"https://grafana.example.com"}}, true
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -399,9 +409,40 @@ func TestSignin_FormCarriesReturnURLAndWidensFormAction(t *testing.T) {
 	if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://"+appHost+";") {
 		t.Errorf("CSP %q", csp)
 	}
-	r = e.client("").get("/signin")
-	if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
-		t.Errorf("CSP %q", csp)
+	for _, path := range []string{"/signin", "/signin?rd=" + url.QueryEscape("https://evil.example.com/p")} {
+		r = e.client("").get(path)
+		if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
+			t.Errorf("%s: CSP %q widens form-action for a host no app covers", path, csp)
+		}
+	}
+}
+
+func TestSignin_PendingAuthorization(t *testing.T) {
+	e := newEnv(t)
+	e.user("bob@example.com", "bob", "bob-password")
+	c := e.client("10.5.0.1")
+	r := c.get("/signin?authz=pa1")
+	if !strings.Contains(r.body, `name="authz" value="pa1"`) || !strings.Contains(r.body, "Grafana") {
+		t.Errorf("the form does not carry the pending authorization:\n%s", r.body)
+	}
+	if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://grafana.example.com;") {
+		t.Errorf("CSP %q blocks the redirect to the client after sign-in", csp)
+	}
+	// Signing in continues the authorization, not the home page.
+	want(t, c.signin("bob", "bob-password", url.Values{"authz": {"pa1"}}), 303, "/oauth/authorize/resume?authz=pa1")
+	// Signed in and no fresh sign-in asked: straight on.
+	want(t, c.get("/signin?authz=pa1"), 303, "/oauth/authorize/resume?authz=pa1")
+	// A fresh sign-in asked: the form again, for the same person.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/signin?authz=pa1", nil)
+	req.Header.Set("X-Test-Reauth", "1")
+	r = c.do(req)
+	if r.code != 200 || !strings.Contains(r.body, "enter your password to continue") || !strings.Contains(r.body, "Use another account") {
+		t.Fatalf("re-authentication page: %d\n%s", r.code, r.body)
+	}
+	// An unknown or foreign id: the plain form with a word about it.
+	r = e.client("10.5.0.2").get("/signin?authz=stolen")
+	if r.code != 200 || strings.Contains(r.body, `name="authz"`) || !strings.Contains(r.body, "expired") {
+		t.Fatalf("unknown authz: %d\n%s", r.code, r.body)
 	}
 }
 

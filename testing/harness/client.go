@@ -171,6 +171,26 @@ func SignIn(t testing.TB, c *http.Client, s *Server, login, password, rd string)
 	return resp
 }
 
+// SignInPending signs in on the page an OIDC authorization sent the
+// browser to (/signin?authz=ID), carrying that id, and fails the test
+// unless it answers 303. Its Location resumes the authorization.
+func SignInPending(t testing.TB, c *http.Client, s *Server, login, password, signinURL string) *http.Response {
+	t.Helper()
+	u, err := url.Parse(signinURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := s.URL + u.RequestURI()
+	tok := Form(t, c, page)
+	resp, body := Post(t, c, s.URL+"/signin", url.Values{
+		"csrf_token": {tok}, "login": {login}, "password": {password}, "authz": {u.Query().Get("authz")},
+	})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /signin as %s for a pending authorization: %s, want 303\n%s", login, resp.Status, Text(body))
+	}
+	return resp
+}
+
 // TrySignIn posts the sign-in form and returns whatever Clinch answered.
 func TrySignIn(t testing.TB, c *http.Client, s *Server, login, password, rd string) (*http.Response, string) {
 	t.Helper()

@@ -127,7 +127,7 @@ func TestGoOIDC_AllFlows(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/signin" {
 		t.Fatalf("signed out: %d to %s", resp.StatusCode, loc)
 	}
-	resp = harness.SignIn(t, browser, s, email, password, loc.Query().Get("rd"))
+	resp = harness.SignInPending(t, browser, s, email, password, loc.String())
 	cb := approve(t, s, browser, resp.Header.Get("Location"))
 	if cb.Query().Get("state") != "st-1" || cb.Query().Get("iss") != s.URL || cb.Query().Get("code") == "" {
 		t.Fatalf("callback %s", cb)
