@@ -91,7 +91,15 @@ func TestOAuth2Proxy(t *testing.T) {
 		signIn(tab, "bob", "")
 		consentPage(tab, "after signing in")
 		tab.ClickAndWait(harness.Button("Deny"), withConsent.origin+"/oauth2/callback")
-		tab.See("access_denied")
+		// oauth2-proxy's error page: 403, with the provider's error under
+		// "More Info".
+		if e := tab.URL().Query().Get("error"); e != "access_denied" {
+			t.Errorf("after Deny the app's callback got error=%q, want access_denied", e)
+		}
+		tab.See("403", "Forbidden")
+		if all := tab.AllText(); !strings.Contains(all, "returned an error: access_denied") {
+			t.Errorf("oauth2-proxy's error page does not name access_denied:\n%s", all)
+		}
 		tab.Shot("deny-rp-error")
 		if strings.Contains(tab.Text(), "bob@example.com") {
 			t.Errorf("after Deny the app shows the user:\n%s", tab.Text())

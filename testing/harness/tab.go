@@ -176,6 +176,19 @@ func (b Tab) Text() string {
 	return s
 }
 
+// AllText returns all the text of the page, also what is hidden (in a
+// closed <details>, say).
+func (b Tab) AllText() string {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.textContent : ""`))
+	if err != nil {
+		b.T.Fatalf("browser: page text: %v", err)
+	}
+	return s
+}
+
 // See fails unless the page's visible text contains every phrase
 // (case-insensitively), and returns the text.
 func (b Tab) See(phrases ...string) string {
