@@ -37,6 +37,8 @@ type app struct {
 	store *kv.Store
 	auth  *auth.Service
 	keys  *oidc.Keys
+	// grants revokes OIDC tokens (clinch user tokens revoke).
+	grants *oidc.Grants
 }
 
 func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, error) {
@@ -69,11 +71,15 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 		store.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys}, nil
+	// Whether serving or running one admin command, signing a user out
+	// everywhere and deactivating a client end their OIDC tokens too.
+	grants := oidc.NewGrants(store)
+	grants.Attach(svc)
+	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants}, nil
 }
 
 func (a *app) controlEnv() *control.Env {
-	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys}
+	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants}
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -113,16 +119,28 @@ func (a *app) serve(ctx context.Context) error {
 		return float64(n)
 	})
 
-	verifier, err := forward.New(forward.Config{Auth: a.auth, Site: site, Metrics: m, Logger: log})
+	// The provider draws its error pages with the site's look, and the
+	// pages ask the provider about pending authorizations: pages is bound
+	// late, once it exists (the provider renders nothing before serving).
+	var pages *ui.Handler
+	provider, err := oidc.New(oidc.Config{
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Keys: a.keys,
+		RenderError: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+			pages.RenderError(w, r, status, title, msg)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer provider.Close()
+
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Site: site, Metrics: m, Logger: log, Tokens: provider})
 	if err != nil {
 		return err
 	}
 	defer verifier.Close()
 
-	// The provider is built after the pages (it draws its errors with
-	// them); the sign-in page reaches it through this variable.
-	var provider *oidc.Provider
-	pages, err := ui.New(ui.Config{
+	pages, err = ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
@@ -142,15 +160,6 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	provider, err = oidc.New(oidc.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Keys: a.keys,
-		RenderError: pages.RenderError,
-	})
-	if err != nil {
-		return err
-	}
-	defer provider.Close()
-	verifier.SetTokenLookup(provider)
 
 	mux := http.NewServeMux()
 	pages.Register(mux)

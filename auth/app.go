@@ -35,6 +35,9 @@ type App struct {
 	// forward_auth
 	Domain  string        `json:"domain,omitempty"` // "app.example.com" or "*.example.com"
 	Headers *HeaderConfig `json:"headers,omitempty"`
+	// AcceptTokensFrom lists the OIDC apps (by id) whose access tokens
+	// /api/verify accepts as Bearer credentials here; none by default.
+	AcceptTokensFrom []string `json:"accept_tokens_from,omitempty"`
 
 	// oidc
 	ClientID               string   `json:"client_id,omitempty"`
@@ -131,6 +134,14 @@ func (a *App) Allows(userGroups []string) bool {
 		}
 	}
 	return false
+}
+
+// CanUse is the one rule for "may this user use this app", asked by
+// /api/verify, authorize, token refresh, userinfo and introspection alike:
+// the app is active, the user is active, and the user is in one of the
+// app's allowed groups (an app without any admits every active user).
+func CanUse(app *App, status Status, userGroups []string) bool {
+	return app != nil && status == StatusActive && app.Allows(userGroups)
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)

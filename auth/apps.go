@@ -55,6 +55,8 @@ type AppInput struct {
 	// forward_auth
 	Domain  string
 	Headers *HeaderConfig // nil = DefaultHeaders
+	// AcceptTokensFrom are OIDC app ids whose access tokens are accepted.
+	AcceptTokensFrom []string
 
 	// oidc
 	RedirectURIs           []string
@@ -79,7 +81,7 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 	a := &App{
 		ID: NewID(), Name: in.Name, Slug: in.Slug, Type: in.Type, Active: true,
 		AllowedGroups: in.AllowedGroups, Metadata: in.Metadata,
-		Domain: in.Domain, Headers: in.Headers,
+		Domain: in.Domain, Headers: in.Headers, AcceptTokensFrom: in.AcceptTokensFrom,
 		ClientID: in.ClientID, Public: in.Public, SkipConsent: in.SkipConsent,
 		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: in.BackchannelLogoutURI, LaunchURL: in.LaunchURL,
@@ -231,6 +233,16 @@ func (s *Service) validateForwardAuth(t *kv.Txn, a *App) error {
 		return err
 	}
 	a.Domain = d
+	a.AcceptTokensFrom = slices.Compact(slices.Sorted(slices.Values(a.AcceptTokensFrom)))
+	for _, id := range a.AcceptTokensFrom {
+		c, err := s.apps.Get(t, id)
+		if errors.Is(err, kv.ErrNotFound) || err == nil && c.Type != AppOIDC {
+			return invalid("accept_tokens_from", fmt.Sprintf("%q is not an OIDC application", id))
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if a.Headers != nil {
 		h := *a.Headers
 		seen := map[string]bool{}
@@ -302,7 +314,7 @@ func reservedHeader(lower string) bool {
 }
 
 func validateOIDC(a *App) error {
-	a.Domain, a.Headers = "", nil
+	a.Domain, a.Headers, a.AcceptTokensFrom = "", nil, nil
 	if !clientIDRE.MatchString(a.ClientID) {
 		return invalid("client_id", "may contain only letters, digits and . _ ~ - (up to 128)")
 	}
@@ -459,6 +471,11 @@ func (s *Service) UpdateApp(ctx context.Context, slug string, fn func(*App) erro
 			return err
 		}
 		a.UpdatedAt = s.now().UTC()
+		if cur.Active && !a.Active {
+			if err := s.runAppRevokeHooks(t, a); err != nil {
+				return err
+			}
+		}
 		return s.putApp(t, a)
 	})
 	if err != nil {
@@ -473,6 +490,7 @@ func (s *Service) UpdateApp(ctx context.Context, slug string, fn func(*App) erro
 func cloneApp(a *App) *App {
 	c := *a
 	c.AllowedGroups = slices.Clone(a.AllowedGroups)
+	c.AcceptTokensFrom = slices.Clone(a.AcceptTokensFrom)
 	c.Claims = slices.Clone(a.Claims)
 	if a.Metadata != nil {
 		c.Metadata = make(map[string]string, len(a.Metadata))
@@ -514,6 +532,26 @@ func (s *Service) DeleteApp(ctx context.Context, slug string) error {
 				return err
 			}
 		}
+		if err := s.runAppRevokeHooks(t, a); err != nil {
+			return err
+		}
+		if a.Type == AppOIDC {
+			// No forward_auth app may keep accepting tokens from a client
+			// that is gone (a new one could take its id only by chance,
+			// but a dangling reference is a trap either way).
+			err := s.apps.Each(t, func(o *App) error {
+				i := slices.Index(o.AcceptTokensFrom, a.ID)
+				if i < 0 {
+					return nil
+				}
+				o.AcceptTokensFrom = slices.Delete(o.AcceptTokensFrom, i, i+1)
+				o.UpdatedAt = s.now().UTC()
+				return s.putApp(t, o)
+			})
+			if err != nil {
+				return err
+			}
+		}
 		return s.apps.Delete(t, a.ID)
 	})
 	if err != nil {
@@ -523,6 +561,27 @@ func (s *Service) DeleteApp(ctx context.Context, slug string) error {
 		s.Notify(Change{Kind: ChangeAPIKey, KeyID: id})
 	}
 	s.Notify(Change{Kind: ChangeApps})
+	return nil
+}
+
+// OnAppRevoke registers a hook that runs inside the transaction that
+// deactivates or deletes an app, so everything issued for it (OIDC tokens)
+// stops working in the same commit.
+func (s *Service) OnAppRevoke(fn func(t *kv.Txn, app *App) error) {
+	s.mu.Lock()
+	s.appRevokeHooks = append(s.appRevokeHooks, fn)
+	s.mu.Unlock()
+}
+
+func (s *Service) runAppRevokeHooks(t *kv.Txn, a *App) error {
+	s.mu.RLock()
+	hooks := s.appRevokeHooks
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		if err := h(t, a); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

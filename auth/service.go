@@ -51,6 +51,10 @@ type Service struct {
 	mu          sync.RWMutex
 	listeners   []func(Change)
 	deleteHooks []func(*kv.Txn, string) error
+	// appRevokeHooks and signOutHooks run inside the transactions that
+	// deactivate or delete an app, and that end all of a user's sessions.
+	appRevokeHooks []func(*kv.Txn, *App) error
+	signOutHooks   []func(*kv.Txn, string) error
 }
 
 // New returns a Service over an open store.
@@ -654,6 +658,15 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 func (s *Service) OnUserDelete(fn func(t *kv.Txn, userID string) error) {
 	s.mu.Lock()
 	s.deleteHooks = append(s.deleteHooks, fn)
+	s.mu.Unlock()
+}
+
+// OnSignOutEverywhere registers a hook that runs inside every transaction
+// that ends all of a user's sessions (sessions revoke, password change,
+// disable, delete), so the user's OIDC grants end with them.
+func (s *Service) OnSignOutEverywhere(fn func(t *kv.Txn, userID string) error) {
+	s.mu.Lock()
+	s.signOutHooks = append(s.signOutHooks, fn)
 	s.mu.Unlock()
 }
 

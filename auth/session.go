@@ -271,6 +271,14 @@ func (s *Service) deleteUserSessions(t *kv.Txn, userID string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.RLock()
+	hooks := s.signOutHooks
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		if err := h(t, userID); err != nil {
+			return nil, err
+		}
+	}
 	ids := make([]string, 0, len(keys))
 	for _, k := range keys {
 		id := string(k[len(prefix):])

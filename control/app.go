@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ type AppJSON struct {
 	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI   string             `json:"backchannel_logout_uri,omitempty"`
 	LaunchURL              string             `json:"launch_url,omitempty"`
+	AcceptTokensFrom       []string           `json:"accept_tokens_from,omitempty"` // OIDC app slugs
 	RequirePKCE            bool               `json:"require_pkce,omitempty"`
 	SkipConsent            bool               `json:"skip_consent,omitempty"`
 	AccessTokenTTL         string             `json:"access_token_ttl,omitempty"`
@@ -44,7 +46,20 @@ type AppJSON struct {
 	UpdatedAt              time.Time          `json:"updated_at"`
 }
 
-func appJSON(a *auth.App, secret string) AppJSON {
+// appSlugs maps app ids to slugs, for showing references by name.
+func appSlugs(ctx context.Context, env *Env) map[string]string {
+	m := map[string]string{}
+	apps, err := env.Auth.Apps(ctx)
+	if err != nil {
+		return m
+	}
+	for _, a := range apps {
+		m[a.ID] = a.Slug
+	}
+	return m
+}
+
+func appJSON(a *auth.App, secret string, slugs map[string]string) AppJSON {
 	j := AppJSON{
 		ID: a.ID, Name: a.Name, Slug: a.Slug, Type: a.Type, Active: a.Active,
 		AllowedGroups: a.AllowedGroups, Claims: a.Claims, Metadata: a.Metadata,
@@ -56,6 +71,11 @@ func appJSON(a *auth.App, secret string) AppJSON {
 	}
 	if j.AllowedGroups == nil {
 		j.AllowedGroups = []string{}
+	}
+	for _, id := range a.AcceptTokensFrom {
+		if slug, ok := slugs[id]; ok {
+			j.AcceptTokensFrom = append(j.AcceptTokensFrom, slug)
+		}
 	}
 	if len(j.Claims) == 0 {
 		j.Claims = json.RawMessage("{}")
@@ -105,6 +125,7 @@ func appCommands() []Command {
 type appFlags struct {
 	name, slug, domain, claims, clientID string
 	launchURL, backchannel               string
+	acceptTokens                         list
 	groups, headers, redirects, logouts  list
 	grants, metadata                     list
 	public, skipConsent, active          bool
@@ -119,9 +140,10 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
 	fs.Var(&f.redirects, "redirect-uri", "oidc: exact redirect URI (repeatable)")
 	fs.Var(&f.logouts, "post-logout-redirect-uri", "oidc: exact post-logout redirect URI (repeatable)")
+	fs.Var(&f.acceptTokens, "accept-tokens-from", "forward_auth: OIDC app slugs (comma-separated or repeated) whose access tokens are accepted as Bearer credentials; \"\" accepts none")
 	fs.StringVar(&f.launchURL, "launch-url", "", "URL the home page links to (forward_auth default: https://DOMAIN)")
 	fs.StringVar(&f.backchannel, "backchannel-logout-uri", "", "oidc: URL that receives a logout_token when a session that used the app ends")
-	fs.Var(&f.metadata, "metadata", "key=value stored with the app; blank value removes the key (repeatable), e.g. forward_auth_audience=grafana lets grafana's access tokens in at this forward_auth app")
+	fs.Var(&f.metadata, "metadata", "key=value stored with the app; blank value removes the key (repeatable)")
 	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
 	fs.BoolVar(&f.skipConsent, "skip-consent", false, "oidc: do not ask users to consent")
@@ -129,6 +151,27 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.accessTTL, "access-token-ttl", "", "oidc: 5m-24h (default 1h)")
 	fs.StringVar(&f.refreshTTL, "refresh-token-ttl", "", "oidc: 1d-90d (default 30d)")
 	fs.StringVar(&f.idTTL, "id-token-ttl", "", "oidc: 5m-24h (default 1h)")
+}
+
+// clientIDs turns --accept-tokens-from slugs into the OIDC apps' ids.
+func clientIDs(ctx context.Context, env *Env, vals []string) ([]string, error) {
+	var ids []string
+	for _, v := range vals {
+		for _, slug := range strings.Split(v, ",") {
+			if slug = strings.TrimSpace(slug); slug == "" {
+				continue
+			}
+			a, err := env.Auth.AppBySlug(ctx, slug)
+			if errors.Is(err, auth.ErrNotFound) || err == nil && a.Type != auth.AppOIDC {
+				return nil, fmt.Errorf("--accept-tokens-from: %q is not an OIDC app", slug)
+			}
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids, nil
 }
 
 // parseHeaders applies k=NAME pairs to base.
@@ -200,6 +243,9 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return err
 	}
 	in.Metadata = md
+	if in.AcceptTokensFrom, err = clientIDs(ctx, env, f.acceptTokens); err != nil {
+		return err
+	}
 	if len(f.headers) > 0 {
 		h, err := parseHeaders(auth.DefaultHeaders(), f.headers)
 		if err != nil {
@@ -221,7 +267,7 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, secret))
+		return writeJSON(out, appJSON(a, secret, appSlugs(ctx, env)))
 	}
 	switch a.Type {
 	case auth.AppForwardAuth:
@@ -247,8 +293,12 @@ func appList(ctx context.Context, env *Env, args []string, out io.Writer) error 
 	}
 	if *asJSON {
 		js := make([]AppJSON, 0, len(apps))
+		slugs := map[string]string{}
 		for _, a := range apps {
-			js = append(js, appJSON(a, ""))
+			slugs[a.ID] = a.Slug
+		}
+		for _, a := range apps {
+			js = append(js, appJSON(a, "", slugs))
 		}
 		return writeJSON(out, js)
 	}
@@ -297,7 +347,17 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 			ttls[name] = d
 		}
 	}
+	var accept []string
+	if set["accept-tokens-from"] {
+		var err error
+		if accept, err = clientIDs(ctx, env, f.acceptTokens); err != nil {
+			return err
+		}
+	}
 	a, err := env.Auth.UpdateApp(ctx, f.slug, func(a *auth.App) error {
+		if set["accept-tokens-from"] {
+			a.AcceptTokensFrom = accept
+		}
 		if set["name"] {
 			a.Name = f.name
 		}
@@ -373,7 +433,7 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, ""))
+		return writeJSON(out, appJSON(a, "", appSlugs(ctx, env)))
 	}
 	_, err = fmt.Fprintf(out, "updated app %s\n", a.Slug)
 	return err

@@ -153,3 +153,28 @@ func TestAppCommands_Metadata(t *testing.T) {
 		t.Fatalf("bad --metadata exit %d, want 2", code)
 	}
 }
+
+func TestAppCommands_AcceptTokensFrom(t *testing.T) {
+	env := appEnv(t)
+	mustRun(t, env, "app create --type oidc --name Grafana --redirect-uri https://grafana.example.com/cb")
+	mustRun(t, env, "app create --type forward_auth --name Other --domain other.example.com")
+	out := mustRun(t, env, "app create --type forward_auth --name API --domain api.example.com --accept-tokens-from grafana --json")
+	var a control.AppJSON
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.AcceptTokensFrom) != 1 || a.AcceptTokensFrom[0] != "grafana" {
+		t.Fatalf("accept_tokens_from after create: %v", a.AcceptTokensFrom)
+	}
+	for _, bad := range []string{"nope", "other"} {
+		if _, errOut, code := run(t, env, "app update --slug api --accept-tokens-from "+bad); code != 1 || !strings.Contains(errOut, "not an OIDC app") {
+			t.Errorf("--accept-tokens-from %s: exit %d %q", bad, code, errOut)
+		}
+	}
+	// Deleting the client removes it from every list that names it.
+	mustRun(t, env, "app delete --slug grafana")
+	out = mustRun(t, env, "app list --json")
+	if strings.Contains(out, "accept_tokens_from") {
+		t.Fatalf("a deleted client is still accepted: %s", out)
+	}
+}

@@ -29,6 +29,10 @@ type Env struct {
 	Keys interface {
 		Rotate(ctx context.Context) (kid string, err error)
 	}
+	// Tokens revokes a user's OIDC grants; nil when not available.
+	Tokens interface {
+		RevokeUser(ctx context.Context, userID, appID string) (int, error)
+	}
 	// Stdin is what the user piped in, for --password-stdin.
 	Stdin []byte
 }

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -53,7 +54,8 @@ func userCommands() []Command {
 		{Name: "user disable", Summary: "--email E", Run: userStatus(auth.StatusDisabled)},
 		{Name: "user enable", Summary: "--email E", Run: userStatus(auth.StatusActive)},
 		{Name: "user delete", Summary: "--email E", Run: userDelete},
-		{Name: "user sessions revoke", Summary: "--email E", Run: userRevokeSessions},
+		{Name: "user sessions revoke", Summary: "--email E (also ends the user's OIDC tokens)", Run: userRevokeSessions},
+		{Name: "user tokens revoke", Summary: "--email E [--app SLUG] (ends the user's OIDC tokens, at one app or all)", Run: userRevokeTokens},
 	}
 }
 
@@ -222,5 +224,43 @@ func userRevokeSessions(ctx context.Context, env *Env, args []string, out io.Wri
 		return err
 	}
 	_, err = fmt.Fprintf(out, "signed out %d session(s) of %s\n", n, email)
+	return err
+}
+
+func userRevokeTokens(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user tokens revoke")
+	email := fs.String("email", "", "the user (required)")
+	slug := fs.String("app", "", "only the tokens of this OIDC app")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usagef("--email is required")
+	}
+	if env.Tokens == nil {
+		return errors.New("OIDC tokens cannot be revoked here")
+	}
+	u, err := env.Auth.UserByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	appID := ""
+	if *slug != "" {
+		a, err := env.Auth.AppBySlug(ctx, *slug)
+		if err != nil {
+			return err
+		}
+		if a.Type != auth.AppOIDC {
+			return fmt.Errorf("app %s is not an OIDC app", a.Slug)
+		}
+		appID = a.ID
+	}
+	n, err := env.Tokens.RevokeUser(ctx, u.ID, appID)
+	if err != nil {
+		return err
+	}
+	// Caches (the verifier's) hold the user's tokens by hash: this drops them.
+	env.Auth.Notify(auth.Change{Kind: auth.ChangeUser, UserID: u.ID})
+	_, err = fmt.Fprintf(out, "revoked %d OIDC grant(s) of %s\n", n, u.Email)
 	return err
 }

@@ -27,9 +27,10 @@ type cred struct {
 	userID  string // "" for a service identity
 	appID   string // API keys: the app the key is bound to
 	service string // access tokens without a user: the client's name for Remote-User
-	// audience lists the app slugs an access token may be used at.
-	audience []string
-	expires  time.Time
+	// client is the OIDC app an access token was issued to, as it was when
+	// cached; any app change drops every cached token.
+	client  *auth.App
+	expires time.Time
 	// lastTouch is when activity was last recorded (unix nanoseconds), so
 	// the write happens at most once a minute per credential.
 	lastTouch atomic.Int64
@@ -41,7 +42,7 @@ func (c *cred) valid(now time.Time) bool { return c.expires.IsZero() || now.Befo
 // sanitised so the hot path only copies strings.
 type identity struct {
 	id     string
-	active bool
+	status auth.Status
 	groups []string // names, sorted
 	// Header values, each a ready []string so a response allocates none.
 	login  []string // Remote-User
@@ -53,7 +54,7 @@ type identity struct {
 func newIdentity(u *auth.User, groups []*auth.Group) *identity {
 	id := &identity{
 		id:     u.ID,
-		active: u.Status == auth.StatusActive,
+		status: u.Status,
 		login:  []string{headerValue(u.Login())},
 		email:  []string{headerValue(u.Email)},
 		name:   []string{headerValue(u.Name())},
@@ -243,6 +244,14 @@ func (c *cache) evict(ch auth.Change) {
 	case auth.ChangeGroups:
 		clear(c.users)
 	case auth.ChangeApps:
-		// The host table has its own generation; credentials stay.
+		// The host table has its own generation. Access tokens carry their
+		// client as it was: a deactivated, deleted or re-grouped client,
+		// or a forward_auth app that stopped accepting it, must not keep
+		// its tokens alive in here. Sessions and API keys stay.
+		for k, cr := range c.creds {
+			if cr.kind == credAccessToken {
+				c.dropLocked(k)
+			}
+		}
 	}
 }

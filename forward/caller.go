@@ -17,15 +17,29 @@ const faParam = "fa_token"
 
 // resolve finds who is asking; the first credential present wins:
 //
-//  1. an fa_token in the proxied URL's query or in /api/verify's own (a
-//     token for another host, or a used one, is skipped and not consumed),
-//  2. Authorization: Bearer — an API key or an OIDC access token; a bearer
+//  1. Authorization: Bearer — an API key or an OIDC access token; a bearer
 //     that is not valid is final (401), it never falls back to the cookie,
-//  3. the clinch_session cookie.
+//  2. a valid clinch_session cookie,
+//  3. an fa_token in the proxied URL's query or in /api/verify's own (a
+//     token for another host, or a used one, is skipped and not consumed).
 //
 // An unknown credential leaves no trace: nothing is cached or written.
 func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Caller, error) {
 	now := v.auth.Now()
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return v.bearer(ctx, strings.TrimSpace(tok), now)
+		}
+	}
+	// A valid session always wins over an fa_token: a link with somebody
+	// else's token, opened in a signed-in browser, must not make the
+	// browser act as that somebody. The token is then left unused.
+	if tok := sessionCookie(r.Header); auth.HasPrefix(tok, auth.PrefixSessionToken) {
+		c, err := v.session(ctx, v.auth.Secrets().Hash(tok), now)
+		if err != nil || c.cred != nil && c.user != nil {
+			return c, err
+		}
+	}
 	for _, raw := range [2]string{t.URL.RawQuery, r.URL.RawQuery} {
 		if !strings.Contains(raw, faParam) {
 			continue
@@ -44,14 +58,6 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Call
 				return c, err
 			}
 		}
-	}
-	if authz := r.Header.Get("Authorization"); authz != "" {
-		if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
-			return v.bearer(ctx, strings.TrimSpace(tok), now)
-		}
-	}
-	if tok := sessionCookie(r.Header); auth.HasPrefix(tok, auth.PrefixSessionToken) {
-		return v.session(ctx, v.auth.Secrets().Hash(tok), now)
 	}
 	return Caller{}, nil
 }
@@ -206,11 +212,10 @@ func (v *Verifier) apiKey(ctx context.Context, tok string) (*cred, error) {
 }
 
 func (v *Verifier) accessToken(ctx context.Context, tok, key string) (*cred, error) {
-	lp := v.tokens.Load()
-	if lp == nil {
+	if v.tokens == nil {
 		return nil, nil
 	}
-	p, err := (*lp).LookupAccessToken(ctx, tok)
+	p, err := v.tokens.ResolveAccessToken(ctx, tok)
 	if err != nil {
 		if !errors.Is(err, auth.ErrNotFound) {
 			// Fail closed, but say why: the token store is not answering.
@@ -218,11 +223,12 @@ func (v *Verifier) accessToken(ctx context.Context, tok, key string) (*cred, err
 		}
 		return nil, nil
 	}
-	if p == nil || p.ExpiresAt.IsZero() {
+	if p == nil || p.ExpiresAt.IsZero() || p.Client == nil {
 		return nil, nil
 	}
-	return &cred{
-		kind: credAccessToken, id: key, userID: p.UserID, service: headerValue(p.Service),
-		audience: append([]string(nil), p.Audience...), expires: p.ExpiresAt,
-	}, nil
+	cr := &cred{kind: credAccessToken, id: key, userID: p.UserID, client: p.Client, expires: p.ExpiresAt}
+	if p.UserID == "" {
+		cr.service = headerValue(p.Client.Slug)
+	}
+	return cr, nil
 }

@@ -1,6 +1,10 @@
 package forward
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/clinchsso/clinch/auth"
+)
 
 // via is how the caller proved who they are.
 type via uint8
@@ -71,7 +75,12 @@ func decide(app *fwdApp, c Caller) outcome {
 				return outBadToken
 			}
 		case credAccessToken:
-			if !slices.Contains(cr.audience, app.Slug) {
+			// Only at apps that accept this client's tokens, and only while
+			// the client itself may still be used by the token's user.
+			if cr.client == nil || !slices.Contains(app.AcceptTokensFrom, cr.client.ID) {
+				return outBadToken
+			}
+			if cr.userID != "" && (c.user == nil || !auth.CanUse(cr.client, c.user.status, c.user.groups)) {
 				return outBadToken
 			}
 		default:
@@ -80,17 +89,17 @@ func decide(app *fwdApp, c Caller) outcome {
 		if cr.userID == "" {
 			return outAllowed
 		}
-		if c.user == nil || !c.user.active {
+		if c.user == nil || c.user.status != auth.StatusActive {
 			return outBadToken
 		}
 	case viaSession, viaFAToken:
-		if c.cred == nil || c.user == nil || !c.user.active {
+		if c.cred == nil || c.user == nil || c.user.status != auth.StatusActive {
 			return outSignIn
 		}
 	default:
 		return outSignIn
 	}
-	if !app.Allows(c.user.groups) {
+	if !auth.CanUse(app.App, c.user.status, c.user.groups) {
 		return outForbidden
 	}
 	return outAllowed

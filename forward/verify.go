@@ -45,28 +45,15 @@ import (
 // Path is where proxies send their questions.
 const Path = "/api/verify"
 
-// Principal is what an OIDC access token stands for.
-type Principal struct {
-	// UserID is the user the token acts for; "" for a service identity
-	// (client_credentials).
-	UserID string
-	// Service names a service identity in Remote-User: the client's slug.
-	Service string
-	// Audience lists the forward_auth app slugs the token may be used at.
-	// A token is refused at any app not listed, so one client's tokens
-	// cannot be replayed at another app.
-	Audience []string
-	// ExpiresAt is when the token stops working.
-	ExpiresAt time.Time
-}
-
-// TokenLookup resolves OIDC access tokens; the oidc package implements it.
-// LookupAccessToken returns an error wrapping auth.ErrNotFound for a token
-// that is unknown, expired or revoked. Revocations must be announced with
+// AccessTokens resolves OIDC access tokens; the oidc provider implements
+// it. ResolveAccessToken returns an error matching auth.ErrNotFound for a
+// token that is unknown, expired, revoked, or whose client or user may no
+// longer be used. Revocations must be announced with
 // auth.Change{Kind: auth.ChangeToken, TokenHash: Secrets.Hash(token)} (or
-// with UserID and no TokenHash for all of a user's tokens).
-type TokenLookup interface {
-	LookupAccessToken(ctx context.Context, token string) (*Principal, error)
+// with UserID and no TokenHash for all of a user's tokens); app changes
+// (auth.ChangeApps) drop every cached token.
+type AccessTokens interface {
+	ResolveAccessToken(ctx context.Context, token string) (*auth.AccessToken, error)
 }
 
 // Config wires a Verifier.
@@ -77,8 +64,8 @@ type Config struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	// Tokens resolves OIDC access tokens; nil refuses every bearer token
-	// that is not an API key. SetTokenLookup can set it later.
-	Tokens TokenLookup
+	// that is not an API key.
+	Tokens AccessTokens
 }
 
 // touchEvery is how often activity on one credential is written.
@@ -90,7 +77,7 @@ type Verifier struct {
 	site   web.Site
 	log    *slog.Logger
 	m      *verifyMetrics
-	tokens atomic.Pointer[TokenLookup]
+	tokens AccessTokens
 	cache  *cache
 	page   *template.Template
 
@@ -131,7 +118,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{
-		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, m: m,
+		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
 		cache: newCache(), page: page,
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
@@ -140,26 +127,11 @@ func New(cfg Config) (*Verifier, error) {
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Tokens != nil {
-		v.SetTokenLookup(cfg.Tokens)
-	}
 	// Generation 1 is "never built": the first request builds the table.
 	v.appsGen.Store(1)
 	cfg.Auth.Subscribe(v.onChange)
 	go v.writer()
 	return v, nil
-}
-
-// SetTokenLookup sets the OIDC access token resolver (the oidc provider,
-// built after the Verifier). nil turns access tokens off.
-func (v *Verifier) SetTokenLookup(l TokenLookup) {
-	// Tokens the old resolver vouched for are not the new one's.
-	defer v.cache.evict(auth.Change{Kind: auth.ChangeToken})
-	if l == nil {
-		v.tokens.Store(nil)
-		return
-	}
-	v.tokens.Store(&l)
 }
 
 // Register mounts /api/verify for every method a proxy may use: Caddy and
@@ -184,7 +156,6 @@ func (v *Verifier) Close() error {
 func (v *Verifier) onChange(c auth.Change) {
 	if c.Kind == auth.ChangeApps {
 		v.appsGen.Add(1)
-		return
 	}
 	v.cache.evict(c)
 }

@@ -23,12 +23,13 @@ import (
 //   - old.example.com, inactive;
 //   - ann (staff, username "ann"), bob (no groups, no username).
 type fixture struct {
-	t     testing.TB
-	svc   *auth.Service
-	store *kv.Store
-	v     *Verifier
-	mu    sync.Mutex
-	now   time.Time
+	t      testing.TB
+	svc    *auth.Service
+	store  *kv.Store
+	v      *Verifier
+	tokens *stubTokens
+	mu     sync.Mutex
+	now    time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -47,7 +48,8 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	host, _ := url.Parse("https://auth.example.com")
-	f.v, err = New(Config{Auth: f.svc, Site: web.NewSite(host, "", false)})
+	f.tokens = &stubTokens{m: map[string]*auth.AccessToken{}}
+	f.v, err = New(Config{Auth: f.svc, Site: web.NewSite(host, "", false), Tokens: f.tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,45 +325,108 @@ func TestVerify_APIKeys(t *testing.T) {
 }
 
 // stubTokens is an OIDC access token store.
-type stubTokens map[string]*Principal
+type stubTokens struct {
+	mu sync.Mutex
+	m  map[string]*auth.AccessToken
+}
 
-func (s stubTokens) LookupAccessToken(_ context.Context, tok string) (*Principal, error) {
-	if p, ok := s[tok]; ok {
+func (s *stubTokens) ResolveAccessToken(_ context.Context, tok string) (*auth.AccessToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.m[tok]; ok {
 		return p, nil
 	}
 	return nil, auth.ErrNotFound
 }
 
+func (s *stubTokens) set(m map[string]*auth.AccessToken) {
+	s.mu.Lock()
+	s.m = m
+	s.mu.Unlock()
+}
+
 func TestVerify_AccessTokens(t *testing.T) {
 	f := newFixture(t)
-	ann, err := f.svc.UserByEmail(context.Background(), "ann@example.com")
+	ctx := context.Background()
+	ann, err := f.svc.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grafana, _, err := f.svc.CreateApp(ctx, auth.AppInput{Name: "Grafana", Type: auth.AppOIDC, RedirectURIs: []string{"https://g.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	immich, _, err := f.svc.CreateApp(ctx, auth.AppInput{Name: "Immich", Type: auth.AppOIDC, RedirectURIs: []string{"https://i.example.com/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exp := f.clock().Add(time.Hour)
-	f.v.SetTokenLookup(stubTokens{
-		"cat_ann":     {UserID: ann.ID, Audience: []string{"wiki"}, ExpiresAt: exp},
-		"cat_elsewh":  {UserID: ann.ID, Audience: []string{"media"}, ExpiresAt: exp},
-		"cat_service": {Service: "grafana\r\n", Audience: []string{"wiki"}, ExpiresAt: exp},
+	f.tokens.set(map[string]*auth.AccessToken{
+		"cat_ann":     {UserID: ann.ID, Client: grafana, ExpiresAt: exp},
+		"cat_immich":  {UserID: ann.ID, Client: immich, ExpiresAt: exp},
+		"cat_service": {Client: grafana, ExpiresAt: exp},
 	})
+	// Nothing is accepted until the forward_auth app opts in.
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
+		t.Errorf("token before --accept-tokens-from: %d", w.Code)
+	}
+	if _, err := f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error { a.AcceptTokensFrom = []string{grafana.ID}; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 200 || w.Header().Get("Remote-User") != "ann" {
 		t.Errorf("user token: %d %v", w.Code, w.Header())
 	}
-	if w := f.do(req{h: wiki("/"), bearer: "cat_elsewh"}); w.Code != 401 {
-		t.Errorf("token for another app: %d", w.Code)
+	if w := f.do(req{h: wiki("/"), bearer: "cat_immich"}); w.Code != 401 {
+		t.Errorf("token of a client the app does not accept: %d", w.Code)
 	}
 	if w := f.do(req{h: wiki("/"), bearer: "cat_service"}); w.Code != 200 || w.Header().Get("Remote-User") != "grafana" || w.Header().Get("Remote-Email") != "" {
 		t.Errorf("service token: %d %v", w.Code, w.Header())
 	}
 	// Revocation announced by the oidc package evicts at once.
+	f.tokens.set(map[string]*auth.AccessToken{"cat_service": {Client: grafana, ExpiresAt: exp}})
 	f.svc.Notify(auth.Change{Kind: auth.ChangeToken, TokenHash: f.svc.Secrets().Hash("cat_ann")})
-	f.v.SetTokenLookup(stubTokens{})
 	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
 		t.Errorf("revoked token: %d", w.Code)
 	}
-	f.v.SetTokenLookup(nil)
-	if w := f.do(req{h: wiki("/"), bearer: "cat_service"}); w.Code != 401 {
-		t.Errorf("no lookup: %d", w.Code)
+}
+
+// A cached token outlived its client: deactivating the client, or the
+// forward_auth app no longer accepting it, must refuse it on the very next
+// request, however the resolver would have answered.
+func TestVerify_CachedTokenDiesWithItsClient(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ann, _ := f.svc.UserByEmail(ctx, "ann@example.com")
+	grafana, _, err := f.svc.CreateApp(ctx, auth.AppInput{Name: "Grafana", Type: auth.AppOIDC, RedirectURIs: []string{"https://g.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept := func(ids ...string) {
+		t.Helper()
+		if _, err := f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error { a.AcceptTokensFrom = ids; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accept(grafana.ID)
+	exp := f.clock().Add(time.Hour)
+	f.tokens.set(map[string]*auth.AccessToken{"cat_ann": {UserID: ann.ID, Client: grafana, ExpiresAt: exp}})
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 200 {
+		t.Fatalf("token: %d", w.Code)
+	}
+	// The resolver now refuses it (the oidc side checks the client); the
+	// cache must not answer from memory.
+	f.tokens.set(map[string]*auth.AccessToken{})
+	if _, err := f.svc.UpdateApp(ctx, "grafana", func(a *auth.App) error { a.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
+		t.Errorf("token of a deactivated client: %d", w.Code)
+	}
+	// Dropped from the accepted list: refused although the resolver vouches.
+	f.tokens.set(map[string]*auth.AccessToken{"cat_ann": {UserID: ann.ID, Client: grafana, ExpiresAt: exp}})
+	accept()
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
+		t.Errorf("token of a client no longer accepted: %d", w.Code)
 	}
 }
 
@@ -582,6 +647,30 @@ func TestVerify_FAToken(t *testing.T) {
 	}
 }
 
+// An fa_token minted for Ann, opened in Bob's signed-in browser, used to
+// make /api/verify answer as Ann. Bob's own session wins, and Ann's token
+// is left unused.
+func TestVerify_FATokenDoesNotBeatTheCallersSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, annSess := f.signIn("ann@example.com")
+	u, _ := url.Parse("https://tv.media.example.com/")
+	ret, ok := f.v.ReturnTo(ctx, u, annSess)
+	if !ok {
+		t.Fatal("ReturnTo refused a covered host")
+	}
+	ru, _ := url.Parse(ret)
+	bob, _ := f.signIn("bob@example.com")
+	w := f.do(req{h: caddyHeaders("https", "tv.media.example.com", ru.RequestURI()), cookie: bob})
+	if w.Code != 200 || w.Header().Get("X-Webauth-User") != "bob@example.com" {
+		t.Fatalf("Bob's browser with Ann's fa_token: %d as %q", w.Code, w.Header().Get("X-Webauth-User"))
+	}
+	// Ann's token was not burnt: it still works where no session is.
+	if w := f.do(req{h: caddyHeaders("https", "tv.media.example.com", ru.RequestURI())}); w.Code != 200 || w.Header().Get("X-Webauth-User") != "ann" {
+		t.Fatalf("Ann's token after Bob's request: %d as %q", w.Code, w.Header().Get("X-Webauth-User"))
+	}
+}
+
 // TestReturnTo_OpenRedirect: only hosts an active forward_auth app covers
 // are followed; everything else is refused, whatever its spelling.
 func TestReturnTo_OpenRedirect(t *testing.T) {
@@ -641,15 +730,22 @@ func TestDecide(t *testing.T) {
 	app := &fwdApp{App: &auth.App{ID: "w", Slug: "wiki", Active: true, AllowedGroups: []string{"staff"}}}
 	open := &fwdApp{App: &auth.App{ID: "o", Slug: "open", Active: true}}
 	inactive := &fwdApp{App: &auth.App{ID: "i", Slug: "old", Active: false}}
-	staff := &identity{id: "u1", active: true, groups: []string{"staff"}}
-	other := &identity{id: "u2", active: true, groups: []string{"misc"}}
-	disabled := &identity{id: "u3", active: false, groups: []string{"staff"}}
+	app.AcceptTokensFrom = []string{"c1"}
+	staff := &identity{id: "u1", status: auth.StatusActive, groups: []string{"staff"}}
+	other := &identity{id: "u2", status: auth.StatusActive, groups: []string{"misc"}}
+	disabled := &identity{id: "u3", status: auth.StatusDisabled, groups: []string{"staff"}}
+	client := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true}
+	staffClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true, AllowedGroups: []string{"admins"}}
+	offClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: false}
 	sess := &cred{kind: credSession, userID: "u1"}
 	keyW := &cred{kind: credAPIKey, appID: "w", userID: "u1"}
 	svcW := &cred{kind: credAPIKey, appID: "w"}
 	keyO := &cred{kind: credAPIKey, appID: "o"}
-	tokW := &cred{kind: credAccessToken, userID: "u1", audience: []string{"wiki"}}
-	tokX := &cred{kind: credAccessToken, userID: "u1", audience: []string{"other"}}
+	tokW := &cred{kind: credAccessToken, userID: "u1", client: client}
+	tokX := &cred{kind: credAccessToken, userID: "u1", client: &auth.App{ID: "c2", Type: auth.AppOIDC, Active: true}}
+	tokSvc := &cred{kind: credAccessToken, client: client}
+	tokOff := &cred{kind: credAccessToken, userID: "u1", client: offClient}
+	tokGrp := &cred{kind: credAccessToken, userID: "u1", client: staffClient}
 	tests := []struct {
 		name string
 		app  *fwdApp
@@ -673,7 +769,13 @@ func TestDecide(t *testing.T) {
 		{"service key", app, Caller{via: viaBearer, cred: svcW}, outAllowed},
 		{"service key inactive app", inactive, Caller{via: viaBearer, cred: svcW}, outNoApp},
 		{"access token", app, Caller{via: viaBearer, cred: tokW, user: staff}, outAllowed},
-		{"access token other audience", app, Caller{via: viaBearer, cred: tokX, user: staff}, outBadToken},
+		{"access token of a client not accepted", app, Caller{via: viaBearer, cred: tokX, user: staff}, outBadToken},
+		{"access token at an app accepting none", open, Caller{via: viaBearer, cred: tokW, user: staff}, outBadToken},
+		{"service access token", app, Caller{via: viaBearer, cred: tokSvc}, outAllowed},
+		{"access token of an inactive client", app, Caller{via: viaBearer, cred: tokOff, user: staff}, outBadToken},
+		{"access token, user left the client's groups", app, Caller{via: viaBearer, cred: tokGrp, user: staff}, outBadToken},
+		{"access token, disabled user", app, Caller{via: viaBearer, cred: tokW, user: disabled}, outBadToken},
+		{"access token, not in the app's groups", app, Caller{via: viaBearer, cred: tokW, user: other}, outForbidden},
 		{"session cred as bearer", app, Caller{via: viaBearer, cred: sess, user: staff}, outBadToken},
 	}
 	for _, tt := range tests {

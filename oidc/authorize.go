@@ -246,13 +246,13 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, app *auth.App
 		return
 	}
 
-	groups, err := p.auth.UserGroups(ctx, user.ID)
+	_, ok, err := p.canUse(ctx, app, user.ID)
 	if err != nil {
-		p.log.Error("authorize: groups", "err", err)
+		p.log.Error("authorize: check user", "err", err)
 		p.page(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
 		return
 	}
-	if !app.Allows(groupNames(groups)) {
+	if !ok {
 		p.dropPending(ctx, pa.ID)
 		if pa.prompt("none") {
 			p.redirectError(w, r, pa, oerr(ErrAccessDenied, "the user may not use this application"))
@@ -402,6 +402,23 @@ func (p *Provider) currentUser(ctx context.Context, r *http.Request) (*auth.Sess
 		return nil, nil
 	}
 	return sess, u
+}
+
+// canUse returns the user and whether they may use app now (auth.CanUse);
+// a user who is gone is (nil, false, nil).
+func (p *Provider) canUse(ctx context.Context, app *auth.App, userID string) (*auth.User, bool, error) {
+	u, err := p.auth.User(ctx, userID)
+	if errors.Is(err, auth.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	gs, err := p.auth.UserGroups(ctx, userID)
+	if err != nil {
+		return nil, false, err
+	}
+	return u, auth.CanUse(app, u.Status, groupNames(gs)), nil
 }
 
 func groupNames(gs []*auth.Group) []string {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
-	"github.com/clinchsso/clinch/forward"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -73,19 +72,16 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// AccessTokenInfo is what an access token stands for.
-type AccessTokenInfo struct {
-	AppID     string
-	ClientID  string
-	UserID    string // "" for client_credentials
-	Subject   string
-	Scopes    []string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
+// accessInfo is what a live access token stands for.
+type accessInfo struct {
+	rec  *accessRecord
+	app  *auth.App  // the client, active
+	user *auth.User // nil for client_credentials
 }
 
-// ErrTokenNotFound is returned for unknown, expired or revoked tokens. It
-// matches auth.ErrNotFound.
+// ErrTokenNotFound is returned for unknown, expired or revoked tokens, and
+// for tokens whose client or user may no longer be used. It matches
+// auth.ErrNotFound.
 var ErrTokenNotFound = errNotFound{}
 
 type errNotFound struct{}
@@ -93,8 +89,10 @@ type errNotFound struct{}
 func (errNotFound) Error() string        { return "oidc: token not found" }
 func (errNotFound) Is(target error) bool { return target == auth.ErrNotFound }
 
-// AccessToken resolves a bearer access token.
-func (p *Provider) AccessToken(ctx context.Context, token string) (*AccessTokenInfo, error) {
+// accessToken resolves a bearer access token and asks the one rule
+// (auth.CanUse) whether it still stands: its client must be an active
+// OIDC app, and its user active and allowed at that client.
+func (p *Provider) accessToken(ctx context.Context, token string) (*accessInfo, error) {
 	if !auth.HasPrefix(token, auth.PrefixAccessToken) {
 		return nil, ErrTokenNotFound
 	}
@@ -113,41 +111,40 @@ func (p *Provider) AccessToken(ctx context.Context, token string) (*AccessTokenI
 	if !p.now().Before(rec.ExpiresAt) {
 		return nil, ErrTokenNotFound
 	}
-	return &AccessTokenInfo{
-		AppID: rec.AppID, ClientID: rec.ClientID, UserID: rec.UserID, Subject: rec.Subject,
-		Scopes: rec.Scopes, IssuedAt: rec.IssuedAt, ExpiresAt: rec.ExpiresAt,
-	}, nil
+	app, err := p.auth.AppByID(ctx, rec.AppID)
+	if errors.Is(err, auth.ErrNotFound) {
+		return nil, ErrTokenNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if app.Type != auth.AppOIDC || !app.Active || app.ClientID != rec.ClientID {
+		return nil, ErrTokenNotFound
+	}
+	info := &accessInfo{rec: rec, app: app}
+	if rec.UserID == "" {
+		return info, nil
+	}
+	u, ok, err := p.canUse(ctx, app, rec.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrTokenNotFound
+	}
+	info.user = u
+	return info, nil
 }
 
-// MetadataAudience is the app metadata key naming, comma-separated, the
-// forward_auth apps (slugs) where this client's access tokens are accepted
-// as Bearer credentials by /api/verify. Unset: nowhere but the client's
-// own slug, which no forward_auth app can have.
-const MetadataAudience = "forward_auth_audience"
-
-// LookupAccessToken implements forward.TokenLookup: the token's user (or,
-// for client_credentials, the client's slug as a service) and the app
-// slugs it may be used at (the client's own and MetadataAudience).
-func (p *Provider) LookupAccessToken(ctx context.Context, token string) (*forward.Principal, error) {
-	info, err := p.AccessToken(ctx, token)
+// ResolveAccessToken tells /api/verify what an access token stands for; an
+// error matching auth.ErrNotFound for one that does not stand. Which
+// forward_auth apps accept it is theirs to say (AcceptTokensFrom).
+func (p *Provider) ResolveAccessToken(ctx context.Context, token string) (*auth.AccessToken, error) {
+	info, err := p.accessToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	app, err := p.auth.AppByClientID(ctx, info.ClientID)
-	if err != nil {
-		return nil, err
-	}
-	aud := []string{app.Slug}
-	for _, a := range strings.Split(app.Metadata[MetadataAudience], ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			aud = append(aud, a)
-		}
-	}
-	pr := &forward.Principal{UserID: info.UserID, Audience: aud, ExpiresAt: info.ExpiresAt}
-	if info.UserID == "" {
-		pr.Service = app.Slug
-	}
-	return pr, nil
+	return &auth.AccessToken{UserID: info.rec.UserID, Client: info.app, ExpiresAt: info.rec.ExpiresAt}, nil
 }
 
 // bearer returns the access token from the Authorization header, or from
@@ -192,32 +189,27 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		p.bearerError(w, &Error{Status: http.StatusUnauthorized})
 		return
 	}
-	info, err := p.AccessToken(ctx, tok)
-	if err != nil || info.UserID == "" {
+	info, err := p.accessToken(ctx, tok)
+	if err != nil && !errors.Is(err, auth.ErrNotFound) {
+		p.log.Error("oidc: userinfo token", "err", err)
+		writeJSON(w, http.StatusInternalServerError, oerr(ErrServerError, ""))
+		return
+	}
+	if err != nil || info.user == nil {
 		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
 		return
 	}
-	if !hasScope(info.Scopes, ScopeOpenID) {
+	if !hasScope(info.rec.Scopes, ScopeOpenID) {
 		p.bearerError(w, oerr(ErrInsufficientScope, "the token was not granted the openid scope"))
 		return
 	}
-	user, err := p.auth.User(ctx, info.UserID)
-	if err != nil || user.Status != auth.StatusActive {
-		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
-		return
-	}
-	app, err := p.auth.AppByClientID(ctx, info.ClientID)
-	if err != nil {
-		p.bearerError(w, oerr(ErrInvalidToken, "the access token is not valid"))
-		return
-	}
-	claims, _, err := p.identityClaims(ctx, app, user, info.Scopes)
+	claims, _, err := p.identityClaims(ctx, info.app, info.user, info.rec.Scopes)
 	if err != nil {
 		p.log.Error("oidc: userinfo claims", "err", err)
 		writeJSON(w, http.StatusInternalServerError, oerr(ErrServerError, ""))
 		return
 	}
-	claims["sub"] = info.Subject
+	claims["sub"] = info.rec.Subject
 	writeJSON(w, http.StatusOK, claims)
 }
 
@@ -299,13 +291,14 @@ func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	if e == nil {
 		e = checkForm(form)
 	}
+	var caller *auth.App
 	if e == nil {
 		var c clientAuth
 		if c, e = parseClientAuth(r.Header.Get("Authorization"), form); e == nil {
 			if c.Method == authNone {
 				e = oerr(ErrInvalidClient, "introspection needs client authentication")
 			} else {
-				_, e = p.authenticateClient(ctx, c)
+				caller, e = p.authenticateClient(ctx, c)
 			}
 		}
 	}
@@ -316,10 +309,15 @@ func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, r.Header.Get("Authorization") != "")
 		return
 	}
-	writeJSON(w, http.StatusOK, p.introspect(ctx, form.Get("token")))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, p.introspect(ctx, caller, form.Get("token")))
 }
 
-func (p *Provider) introspect(ctx context.Context, token string) map[string]any {
+// introspect answers for caller, which learns about its own tokens only:
+// a token of another client is "active": false like an unknown one, so no
+// client can probe another's tokens (the token's audience is its client).
+// A token whose client or user may no longer be used is inactive too.
+func (p *Provider) introspect(ctx context.Context, caller *auth.App, token string) map[string]any {
 	inactive := map[string]any{"active": false}
 	now := p.now()
 	h := p.secrets.Hash(token)
@@ -351,7 +349,7 @@ func (p *Provider) introspect(ctx context.Context, token string) map[string]any 
 		}
 		return nil
 	})
-	if err != nil || !now.Before(exp) {
+	if err != nil || !now.Before(exp) || caller == nil || clientID != caller.ClientID || !caller.Active {
 		return inactive
 	}
 	out := map[string]any{
@@ -362,8 +360,8 @@ func (p *Provider) introspect(ctx context.Context, token string) map[string]any 
 		out["token_type"] = "refresh_token"
 	}
 	if userID != "" {
-		u, err := p.auth.User(ctx, userID)
-		if err != nil || u.Status != auth.StatusActive {
+		u, ok, err := p.canUse(ctx, caller, userID)
+		if err != nil || !ok {
 			return inactive
 		}
 		if hasScope(scopes, ScopeProfile) {

@@ -53,6 +53,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.svc = svc
+	NewGrants(store).Attach(svc)
 	svc.Subscribe(func(c auth.Change) { f.changes = append(f.changes, c) })
 	host, _ := url.Parse("http://localhost:3000")
 	f.p, err = New(Config{Auth: svc, Site: web.NewSite(host, "", false)})
@@ -132,6 +133,18 @@ func location(t testing.TB, w *httptest.ResponseRecorder) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// exchange2 gets tokens for app (which skips consent) with secret.
+func (f *fixture) exchange2(app *auth.App, secret string) tokenResult {
+	f.t.Helper()
+	code := f.code(app, nil)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+	res := f.post(PathToken, form, app.ClientID, secret)
+	if res.status != 200 {
+		f.t.Fatalf("token: %v", res.body)
+	}
+	return res
 }
 
 // code gets a code for the app with the default request.

@@ -86,6 +86,10 @@ func grantTokenKey(grantID, kind, hash string) []byte {
 // revokeGrant deletes the grant and every token issued under it, and
 // returns the hashes of the deleted tokens for cache eviction.
 func (p *Provider) revokeGrant(t *kv.Txn, grantID string) ([]string, error) {
+	return revokeGrant(t, grantID)
+}
+
+func revokeGrant(t *kv.Txn, grantID string) ([]string, error) {
 	if grantID == "" {
 		return nil, nil
 	}

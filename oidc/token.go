@@ -391,14 +391,10 @@ func (p *Provider) exchangeCode(ctx context.Context, app *auth.App, tr *tokenReq
 // with an ID token when openid was granted. A user who was disabled or
 // left the app's groups gets nothing, and the grant is revoked.
 func (p *Provider) respond(ctx context.Context, app *auth.App, g *grantRecord, out *issued, nonce string, now time.Time) (*tokenResponse, *Error) {
-	user, err := p.auth.User(ctx, g.UserID)
-	ok := err == nil && user.Status == auth.StatusActive
-	if ok {
-		gs, err := p.auth.UserGroups(ctx, user.ID)
-		if err != nil {
-			return nil, oerr(ErrServerError, "")
-		}
-		ok = app.Allows(groupNames(gs))
+	user, ok, err := p.canUse(ctx, app, g.UserID)
+	if err != nil {
+		p.log.Error("oidc: check user", "err", err)
+		return nil, oerr(ErrServerError, "")
 	}
 	if !ok {
 		p.revokeGrantNow(ctx, g.ID)

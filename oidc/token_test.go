@@ -288,30 +288,168 @@ func TestUserinfo_ClientCredentialsTokenHasNoUser(t *testing.T) {
 	if f.userinfo(res.str("access_token")) != http.StatusUnauthorized {
 		t.Error("userinfo answered for a client_credentials token")
 	}
-	p, err := f.p.LookupAccessToken(f.ctx, res.str("access_token"))
-	if err != nil || p.UserID != "" || p.Service != f.app.Slug {
-		t.Fatalf("lookup: %+v %v", p, err)
+	p, err := f.p.ResolveAccessToken(f.ctx, res.str("access_token"))
+	if err != nil || p.UserID != "" || p.Client == nil || p.Client.ID != f.app.ID {
+		t.Fatalf("resolve: %+v %v", p, err)
 	}
 }
 
-func TestLookupAccessToken_AudienceIsOptIn(t *testing.T) {
+func TestResolveAccessToken(t *testing.T) {
 	f := newFixture(t)
 	at := f.exchange(f.code(f.app, nil), testVerifier).str("access_token")
-	p, err := f.p.LookupAccessToken(f.ctx, at)
-	if err != nil || p.UserID != f.user.ID || len(p.Audience) != 1 || p.Audience[0] != f.app.Slug {
-		t.Fatalf("lookup: %+v %v", p, err)
+	p, err := f.p.ResolveAccessToken(f.ctx, at)
+	if err != nil || p.UserID != f.user.ID || p.Client.ID != f.app.ID || p.ExpiresAt.IsZero() {
+		t.Fatalf("resolve: %+v %v", p, err)
 	}
-	if _, err := f.svc.UpdateApp(f.ctx, f.app.Slug, func(a *auth.App) error {
-		a.Metadata = map[string]string{MetadataAudience: "metube, jellyfin"}
-		return nil
-	}); err != nil {
+	if _, err := f.p.ResolveAccessToken(f.ctx, "cat_unknown"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+}
+
+// tokenStands reports what each way of using a user's tokens says: the
+// access token at userinfo, at introspection (by its own client) and as
+// resolved for /api/verify, and whether the refresh token still refreshes.
+type tokenState struct{ userinfo, introspect, resolve, refresh bool }
+
+func (f *fixture) tokenState(app *auth.App, secret string, res tokenResult) tokenState {
+	f.t.Helper()
+	at, rt := res.str("access_token"), res.str("refresh_token")
+	var st tokenState
+	st.userinfo = f.userinfo(at) == http.StatusOK
+	if in := f.post(PathIntrospect, url.Values{"token": {at}}, app.ClientID, secret); in.body["active"] == true {
+		st.introspect = true
+	}
+	_, err := f.p.ResolveAccessToken(f.ctx, at)
+	st.resolve = err == nil
+	// Introspecting the refresh token does not use it up.
+	if in := f.post(PathIntrospect, url.Values{"token": {rt}}, app.ClientID, secret); in.body["active"] == true {
+		st.refresh = true
+	}
+	return st
+}
+
+// Tokens outlived their client and their user: deactivating or deleting
+// the client, signing the user out everywhere, changing the password,
+// disabling (and enabling again) and leaving the client's groups must all
+// end them, for every way a token is used.
+func TestTokens_OutliveNeitherClientNorUser(t *testing.T) {
+	dead := tokenState{}
+	tests := []struct {
+		name   string
+		change func(f *fixture, app *auth.App)
+	}{
+		{"client deactivated", func(f *fixture, app *auth.App) {
+			if _, err := f.svc.UpdateApp(f.ctx, app.Slug, func(a *auth.App) error { a.Active = false; return nil }); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{"sessions revoked", func(f *fixture, _ *auth.App) {
+			if _, err := f.svc.RevokeSessions(f.ctx, f.user.Email); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{"password changed", func(f *fixture, _ *auth.App) {
+			if _, err := f.svc.SetPassword(f.ctx, f.user.Email, "another good password"); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{"disabled and enabled", func(f *fixture, _ *auth.App) {
+			for _, st := range []auth.Status{auth.StatusDisabled, auth.StatusActive} {
+				if _, err := f.svc.SetStatus(f.ctx, f.user.Email, st); err != nil {
+					f.t.Fatal(err)
+				}
+			}
+		}},
+		{"removed from the client's groups", func(f *fixture, app *auth.App) {
+			if _, err := f.svc.CreateGroup(f.ctx, "wiki-users", "", ""); err != nil {
+				f.t.Fatal(err)
+			}
+			if _, err := f.svc.UpdateApp(f.ctx, app.Slug, func(a *auth.App) error { a.AllowedGroups = []string{"wiki-users"}; return nil }); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			app, secret := f.newApp(auth.AppInput{Name: "Client", SkipConsent: true})
+			res := f.exchange2(app, secret)
+			if st := f.tokenState(app, secret, res); st != (tokenState{true, true, true, true}) {
+				t.Fatalf("fresh tokens: %+v", st)
+			}
+			tt.change(f, app)
+			if tt.name == "client deactivated" {
+				// Introspection by a deactivated client is refused outright.
+				if _, err := f.p.ResolveAccessToken(f.ctx, res.str("access_token")); err == nil {
+					t.Error("resolve: the token still stands")
+				}
+				if f.userinfo(res.str("access_token")) == http.StatusOK {
+					t.Error("userinfo: the token still stands")
+				}
+				return
+			}
+			if st := f.tokenState(app, secret, res); st != dead {
+				t.Errorf("after %s: %+v, want every use refused", tt.name, st)
+			}
+			if r := f.post(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {res.str("refresh_token")}}, app.ClientID, secret); r.status == 200 {
+				t.Errorf("after %s the refresh token still refreshes", tt.name)
+			}
+		})
+	}
+}
+
+func TestTokens_DeletedClientLosesThem(t *testing.T) {
+	f := newFixture(t)
+	app, secret := f.newApp(auth.AppInput{Name: "Client", SkipConsent: true})
+	res := f.exchange2(app, secret)
+	if err := f.svc.DeleteApp(f.ctx, app.Slug); err != nil {
 		t.Fatal(err)
 	}
-	p, _ = f.p.LookupAccessToken(f.ctx, at)
-	if len(p.Audience) != 3 || p.Audience[1] != "metube" || p.Audience[2] != "jellyfin" {
-		t.Errorf("audience %v", p.Audience)
+	if _, err := f.p.ResolveAccessToken(f.ctx, res.str("access_token")); err == nil {
+		t.Error("a deleted client's token resolves")
 	}
-	if _, err := f.p.LookupAccessToken(f.ctx, "cat_unknown"); !errors.Is(err, auth.ErrNotFound) {
-		t.Errorf("unknown token: %v", err)
+	if f.userinfo(res.str("access_token")) == http.StatusOK {
+		t.Error("a deleted client's token works at userinfo")
+	}
+	in := f.post(PathIntrospect, url.Values{"token": {res.str("access_token")}}, f.app.ClientID, f.secret)
+	if in.body["active"] != false {
+		t.Errorf("introspection says a deleted client's token is %v", in.body)
+	}
+}
+
+// Any confidential client learned active, username and sub for any other
+// client's tokens.
+func TestIntrospect_OtherClientsTokensLookInactive(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	res := f.exchange(f.code(f.app, nil), testVerifier)
+	for _, tok := range []string{res.str("access_token"), res.str("refresh_token")} {
+		in := f.post(PathIntrospect, url.Values{"token": {tok}}, other.ClientID, otherSecret)
+		if in.status != 200 || len(in.body) != 1 || in.body["active"] != false {
+			t.Errorf("another client introspecting: %d %v", in.status, in.body)
+		}
+	}
+	if in := f.post(PathIntrospect, url.Values{"token": {res.str("access_token")}}, f.app.ClientID, f.secret); in.body["active"] != true {
+		t.Errorf("own client introspecting: %v", in.body)
+	}
+}
+
+func TestUserTokensRevoke(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	a := f.exchange(f.code(f.app, nil), testVerifier)
+	b := f.exchange2(other, otherSecret)
+	n, err := NewGrants(f.p.store).RevokeUser(f.ctx, f.user.ID, other.ID)
+	if err != nil || n != 1 {
+		t.Fatalf("revoke at one app: %d %v", n, err)
+	}
+	if f.userinfo(b.str("access_token")) == http.StatusOK || f.userinfo(a.str("access_token")) != http.StatusOK {
+		t.Fatal("--app revoked the wrong tokens")
+	}
+	if n, err := NewGrants(f.p.store).RevokeUser(f.ctx, f.user.ID, ""); err != nil || n != 1 {
+		t.Fatalf("revoke all: %d %v", n, err)
+	}
+	if f.userinfo(a.str("access_token")) == http.StatusOK {
+		t.Fatal("tokens survive revoking all")
 	}
 }

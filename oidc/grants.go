@@ -1,0 +1,117 @@
+package oidc
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/kv"
+)
+
+// Grants ends what was issued to users and clients: every token of a
+// user (at one app or all), of a client. It needs only the store, so the
+// admin commands use it without a running server, and it hooks into the
+// auth service so that "sign out everywhere" and deactivating or deleting
+// a client take their tokens with them in the same transaction.
+type Grants struct {
+	store  *kv.Store
+	grants *kv.Collection[grantRecord]
+	access *kv.Collection[accessRecord]
+}
+
+// NewGrants returns the revoker over store.
+func NewGrants(store *kv.Store) *Grants {
+	return &Grants{
+		store:  store,
+		grants: kv.NewCollection(kv.PrefixOAuthGrant, func(r *grantRecord) string { return r.ID }),
+		access: kv.NewCollection(kv.PrefixOAuthAccess, func(r *accessRecord) string { return r.ID }),
+	}
+}
+
+// Attach registers the revocations with svc: a user's grants end with all
+// their sessions, a client's tokens end when it is deactivated or deleted.
+// The service's own change notices (ChangeUser, ChangeApps) then evict
+// whatever caches hold.
+func (g *Grants) Attach(svc *auth.Service) {
+	svc.OnSignOutEverywhere(func(t *kv.Txn, userID string) error {
+		_, err := g.revokeUser(t, userID, "")
+		return err
+	})
+	svc.OnUserDelete(func(t *kv.Txn, userID string) error {
+		_, err := g.revokeUser(t, userID, "")
+		return err
+	})
+	svc.OnAppRevoke(func(t *kv.Txn, app *auth.App) error {
+		if app.Type != auth.AppOIDC {
+			return nil
+		}
+		_, err := g.revokeApp(t, app)
+		return err
+	})
+}
+
+// RevokeUser ends every grant of the user, or only those at the app when
+// appID is set, and returns how many grants ended. The caller announces
+// the change (auth.ChangeUser) so caches drop the tokens.
+func (g *Grants) RevokeUser(ctx context.Context, userID, appID string) (int, error) {
+	var n int
+	err := g.store.Update(ctx, func(t *kv.Txn) error {
+		var err error
+		n, err = g.revokeUser(t, userID, appID)
+		return err
+	})
+	return n, err
+}
+
+func (g *Grants) revokeUser(t *kv.Txn, userID, appID string) (int, error) {
+	var ids []string
+	err := g.grants.Each(t, func(r *grantRecord) error {
+		if r.UserID == userID && (appID == "" || r.AppID == appID) {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := revokeGrant(t, id); err != nil {
+			return 0, fmt.Errorf("oidc: revoke grant: %w", err)
+		}
+	}
+	return len(ids), nil
+}
+
+// revokeApp ends every grant at the app and its client_credentials tokens.
+func (g *Grants) revokeApp(t *kv.Txn, app *auth.App) (int, error) {
+	var ids, loose []string
+	err := g.grants.Each(t, func(r *grantRecord) error {
+		if r.AppID == app.ID {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = g.access.Each(t, func(r *accessRecord) error {
+		if r.AppID == app.ID && r.GrantID == "" {
+			loose = append(loose, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := revokeGrant(t, id); err != nil {
+			return 0, fmt.Errorf("oidc: revoke grant: %w", err)
+		}
+	}
+	for _, h := range loose {
+		if err := t.Delete(kv.PrefixOAuthAccess.Key(h)); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids) + len(loose), nil
+}
