@@ -41,6 +41,9 @@ func TestForwardAuthSignInReturnsToTheApp(t *testing.T) {
 			if got.Query().Get("x") != "1" {
 				t.Errorf("back at the app without the query it asked for: %s", got)
 			}
+			if !handedOff(tab.Visited(), proxy.page) {
+				t.Errorf("the way back to the app carried no fa_token; the browser went through:\n%s", strings.Join(tab.Visited(), "\n"))
+			}
 			tab.See("Echo", "Path: /page", "Remote-User: ann", "Remote-Email: ann@example.com", "Remote-Name: Ann")
 			tab.Shot(proxy.name + "-app")
 
@@ -53,6 +56,19 @@ func TestForwardAuthSignInReturnsToTheApp(t *testing.T) {
 			tab.See("Remote-User: ann")
 		})
 	}
+}
+
+// handedOff reports whether one of the pages requested was page with a
+// one-time fa_token ("cfa_…"): Clinch's hand-off of the session to the
+// app's proxy.
+func handedOff(pages []string, page string) bool {
+	for _, p := range pages {
+		u, err := url.Parse(p)
+		if err == nil && u.Scheme+"://"+u.Host+u.Path == page && strings.HasPrefix(u.Query().Get("fa_token"), "cfa_") {
+			return true
+		}
+	}
+	return false
 }
 
 // nginxForwardAuth serves name.clinch.test over TLS (a self-signed

@@ -76,10 +76,11 @@ func (c *Caddy) Start(t testing.TB, env map[string]string, sites ...CaddySite) {
 	bin := NeedTool(t, "caddy")
 	// The admin endpoint is off (its default port may be taken on a
 	// shared machine); default_bind keeps every site, imported ones too,
-	// on loopback; skip_install_trust keeps the CA out of the system's
+	// on loopback; HTTP/3 is off so Caddy claims no UDP port nobody
+	// reserved; skip_install_trust keeps the CA out of the system's
 	// store; OCSP stapling has nothing to fetch on a closed network.
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n\tadmin off\n\tdefault_bind 127.0.0.1\n\tlocal_certs\n\tskip_install_trust\n\tocsp_stapling off\n\thttps_port %d\n\thttp_port %d\n}\n", c.Port, c.HTTPPort)
+	fmt.Fprintf(&b, "{\n\tadmin off\n\tdefault_bind 127.0.0.1\n\tservers {\n\t\tprotocols h1 h2\n\t}\n\tlocal_certs\n\tskip_install_trust\n\tocsp_stapling off\n\thttps_port %d\n\thttp_port %d\n}\n", c.Port, c.HTTPPort)
 	for _, s := range sites {
 		if s.Import != "" {
 			fmt.Fprintf(&b, "\nimport %s\n", s.Import)

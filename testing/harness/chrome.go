@@ -24,8 +24,9 @@ func Browser(t testing.TB, limit time.Duration) context.Context {
 // BrowserOptions adapt Chromium to sites behind a test proxy.
 type BrowserOptions struct {
 	// Loopback lists host patterns Chromium resolves to 127.0.0.1, such
-	// as "*.clinch.test" (--host-resolver-rules); any other name fails to
-	// resolve, so nothing leaves the machine.
+	// as "*.clinch.test" (--host-resolver-rules); any other name but
+	// localhost and 127.0.0.1 fails to resolve, so nothing leaves the
+	// machine.
 	Loopback []string
 	// IgnoreCertErrors accepts certificates of test CAs (Caddy's local
 	// CA, nginx's self-signed one). Pages stay https, so Secure cookies
@@ -69,7 +70,8 @@ func BrowserWith(t testing.TB, limit time.Duration, bo BrowserOptions) context.C
 			rules = append(rules, "MAP "+p+" 127.0.0.1")
 		}
 		// Every other name is unresolvable: a test must not reach out.
-		rules = append(rules, "EXCLUDE localhost", "MAP * ~NOTFOUND")
+		// The rules apply to IP literals too, so loopback is excluded.
+		rules = append(rules, "EXCLUDE localhost", "EXCLUDE 127.0.0.1", "MAP * ~NOTFOUND")
 		opts = append(opts, chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")))
 	}
 	if bo.IgnoreCertErrors {
@@ -94,7 +96,7 @@ func BrowserWith(t testing.TB, limit time.Duration, bo BrowserOptions) context.C
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("harness: start chromium: %v", err)
 	}
-	ctx, err = withConsole(ctx)
+	ctx, err = withRecord(ctx)
 	if err != nil {
 		t.Fatalf("harness: listen to chromium's log: %v", err)
 	}
@@ -112,7 +114,7 @@ func FreshBrowser(t testing.TB, ctx context.Context) context.Context {
 	if err := chromedp.Do(fresh, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("harness: open a fresh browser context: %v", err)
 	}
-	fresh, err := withConsole(fresh)
+	fresh, err := withRecord(fresh)
 	if err != nil {
 		t.Fatalf("harness: listen to chromium's log: %v", err)
 	}

@@ -240,18 +240,36 @@ func (b Tab) Cookies(u string) []*network.Cookie {
 	return res.Cookies
 }
 
-// ForgetCookies deletes every cookie the browser would send to u, as
-// when a site's cookies expire, and keeps the others.
+// ForgetCookies deletes the host-only cookies of u's host (those its site
+// set for itself, such as oauth2-proxy's), as when they expire, and keeps
+// the rest (Clinch's, whose Domain is the parent domain).
 func (b Tab) ForgetCookies(u string) {
 	b.T.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		b.T.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 	defer cancel()
 	for _, c := range b.Cookies(u) {
+		if c.Domain != pu.Hostname() {
+			continue
+		}
 		if _, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: c.Name, Domain: c.Domain, Path: c.Path}); err != nil {
 			b.T.Fatalf("browser: delete cookie %s: %v", c.Name, err)
 		}
 	}
+	for _, c := range b.Cookies(u) {
+		if c.Domain == pu.Hostname() {
+			b.T.Fatalf("browser: cookie %s of %s is still there after deleting it", c.Name, c.Domain)
+		}
+	}
 }
+
+// Visited returns the URLs of every page the tab has requested so far,
+// redirects included, in order: what a person's address bar went
+// through.
+func (b Tab) Visited() []string { return visited(b.Ctx) }
 
 // Shot keeps a screenshot of the tab (see Screenshot).
 func (b Tab) Shot(name string) string {
