@@ -56,7 +56,13 @@ func StartOAuth2Proxy(t testing.TB, port int, caFile string, names []string, arg
 	// so the bind mount never reaches the machine's /etc/hosts; exec
 	// keeps one process to signal.
 	script := `mount --bind "$1" /etc/hosts && shift && exec "$@"`
-	cmdArgs := append([]string{"-m", "sh", "-c", script, "sh", hosts, bin, "--http-address=" + addr}, args...)
+	flags := []string{"-m"}
+	if os.Geteuid() != 0 {
+		// Without root, a user namespace (where we are root) allows the
+		// mount namespace and the bind mount.
+		flags = []string{"-r", "-m"}
+	}
+	cmdArgs := append(append(flags, "sh", "-c", script, "sh", hosts, bin, "--http-address="+addr), args...)
 	cmd := exec.Command(unshare, cmdArgs...)
 	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile, "SSL_CERT_DIR="+dir)
 	RunPeer(t, "oauth2-proxy", cmd, port)
