@@ -18,7 +18,7 @@ import (
 // session, so the app's domain needs no cookie of its own first.
 func TestForwardAuthSignInReturnsToTheApp(t *testing.T) {
 	st := newStack(t)
-	st.user("ann")
+	st.user(t, "ann")
 	st.caddyForwardAuth()
 	wiki := st.nginxForwardAuth("wiki")
 	st.serve()

@@ -26,7 +26,7 @@ func TestRPInitiatedLogoutEndsTheClinchSession(t *testing.T) {
 	rp.discover(st)
 
 	t.Run("with id_token_hint it returns to the app at once", func(t *testing.T) {
-		st.user("ann")
+		st.user(t, "ann")
 		tab := st.fresh(t)
 		tok := rp.signInAt(tab, rp.authorize(nil), "ann")
 		tab.Open(st.clinch.URL + "/oauth/end_session?" + url.Values{
@@ -46,7 +46,7 @@ func TestRPInitiatedLogoutEndsTheClinchSession(t *testing.T) {
 	})
 
 	t.Run("without a hint Clinch asks, and Sign out signs out", func(t *testing.T) {
-		st.user("bob")
+		st.user(t, "bob")
 		tab := st.fresh(t)
 		tab.Open("/")
 		signIn(tab, "bob", "/")
@@ -86,7 +86,7 @@ func TestBackChannelLogoutReachesTheApp(t *testing.T) {
 	rp := st.goRP("relying", "--skip-consent", "--backchannel-logout-uri", receiver.URL+"/bcl")
 	st.serve()
 	rp.discover(st)
-	st.user("ann")
+	st.user(t, "ann")
 	tab := st.fresh(t)
 	tok := rp.signInAt(tab, rp.authorize(nil), "ann")
 	if tok.sid == "" {

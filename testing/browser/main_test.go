@@ -66,12 +66,13 @@ func newStack(t *testing.T) *stack {
 	return st
 }
 
-// user creates an active user with a password; the display name is the
-// login capitalised. It returns the email.
-func (st *stack) user(login string) string {
-	st.t.Helper()
+// user creates an active user with a password, for test t (the stack's
+// or a subtest); the display name is the login capitalised. It returns
+// the email.
+func (st *stack) user(t *testing.T, login string) string {
+	t.Helper()
 	email := login + "@example.com"
-	st.clinch.MustCLI(st.t, password, "user", "create", "--email", email, "--username", login,
+	st.clinch.MustCLI(t, password, "user", "create", "--email", email, "--username", login,
 		"--name", strings.ToUpper(login[:1])+login[1:], "--password-stdin")
 	return email
 }

@@ -72,7 +72,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	home := withConsent.origin + "/"
 
 	t.Run("consent Allow lands on the app, which knows the user", func(t *testing.T) {
-		st.user("ann")
+		st.user(t, "ann")
 		tab := st.fresh(t)
 		tab.Open(home)
 		tab.Shot("allow-signin")
@@ -85,7 +85,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("consent Deny ends at the app's access_denied and is not remembered", func(t *testing.T) {
-		st.user("bob")
+		st.user(t, "bob")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "bob", "")
@@ -111,7 +111,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("skip-consent app signs in with one click from a fresh browser", func(t *testing.T) {
-		st.user("cat")
+		st.user(t, "cat")
 		tab := st.fresh(t)
 		tab.Open(skipConsent.origin + "/")
 		signIn(tab, "cat", skipConsent.origin+"/")
@@ -120,7 +120,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("remembered consent after the session ended needs only the password", func(t *testing.T) {
-		email := st.user("dan")
+		email := st.user(t, "dan")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "dan", "")
@@ -143,7 +143,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("oauth2-proxy sign-out ends the Clinch session, so the ForwardAuth app asks for sign-in", func(t *testing.T) {
-		st.user("eve")
+		st.user(t, "eve")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "eve", "")

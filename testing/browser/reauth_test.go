@@ -29,7 +29,7 @@ func TestReauthenticationAsksForThePasswordAgain(t *testing.T) {
 		name := extra.Encode()
 		t.Run(name, func(t *testing.T) {
 			login := []string{"ann", "bob"}[i]
-			st.user(login)
+			st.user(t, login)
 			tab := st.fresh(t)
 			tab.Open("/")
 			signIn(tab, login, "/")
