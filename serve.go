@@ -37,6 +37,8 @@ type app struct {
 	store *kv.Store
 	auth  *auth.Service
 	keys  *oidc.Keys
+	// secrets are the keys derived from SECRET_KEY_BASE.
+	secrets *auth.Secrets
 	// grants revokes OIDC tokens (clinch user tokens revoke).
 	grants *oidc.Grants
 }
@@ -75,7 +77,7 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 	// everywhere and deactivating a client end their OIDC tokens too.
 	grants := oidc.NewGrants(store)
 	grants.Attach(svc)
-	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants}, nil
+	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants, secrets: secrets}, nil
 }
 
 func (a *app) controlEnv() *control.Env {
@@ -124,7 +126,7 @@ func (a *app) serve(ctx context.Context) error {
 	// late, once it exists (the provider renders nothing before serving).
 	var pages *ui.Handler
 	provider, err := oidc.New(oidc.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Keys: a.keys,
+		Auth: a.auth, Store: a.store, Secrets: a.secrets, Site: site, Logger: log, Metrics: m, Keys: a.keys,
 		RenderError: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			pages.RenderError(w, r, status, title, msg)
 		},
@@ -134,14 +136,14 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer provider.Close()
 
-	verifier, err := forward.New(forward.Config{Auth: a.auth, Site: site, Metrics: m, Logger: log, Tokens: provider})
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider})
 	if err != nil {
 		return err
 	}
 	defer verifier.Close()
 
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)

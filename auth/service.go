@@ -103,12 +103,6 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Store is the underlying store, for modules that keep their own records.
-func (s *Service) Store() *kv.Store { return s.store }
-
-// Secrets are the derived keys.
-func (s *Service) Secrets() *Secrets { return s.secrets }
-
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
 

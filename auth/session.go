@@ -252,12 +252,6 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 	return len(ended), nil
 }
 
-func (s *Service) countSessions(t *kv.Txn, userID string) (int, error) {
-	n := 0
-	err := t.Scan(kv.PrefixSessionByUser.Key(userID+"/"), func(_, _ []byte) error { n++; return nil })
-	return n, err
-}
-
 // deleteUserSessions removes every session of the user and returns their
 // ids. Callers notify with ChangeUser, which evicts every cached session of
 // that user, and pass the ids on as EndedSessions.

@@ -35,7 +35,7 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Call
 	// else's token, opened in a signed-in browser, must not make the
 	// browser act as that somebody. The token is then left unused.
 	if tok := sessionCookie(r.Header); auth.HasPrefix(tok, auth.PrefixSessionToken) {
-		c, err := v.session(ctx, v.auth.Secrets().Hash(tok), now)
+		c, err := v.session(ctx, v.secrets.Hash(tok), now)
 		if err != nil || c.cred != nil && c.user != nil {
 			return c, err
 		}
@@ -45,7 +45,7 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Call
 			continue
 		}
 		for _, tok := range faTokens(raw) {
-			sid, err := v.consumeFAToken(ctx, tok, t.Host, now)
+			sid, err := v.auth.ConsumeFAToken(ctx, tok, t.Host)
 			if err != nil {
 				return Caller{}, err
 			}
@@ -163,7 +163,7 @@ func (v *Verifier) bearer(ctx context.Context, tok string, now time.Time) (Calle
 	if tok == "" || len(tok) > 4096 {
 		return c, nil
 	}
-	key := v.auth.Secrets().Hash(tok)
+	key := v.secrets.Hash(tok)
 	cr, user := v.cache.get(key)
 	if cr != nil && (cr.kind == credAPIKey || cr.kind == credAccessToken) {
 		if !cr.valid(now) {

@@ -2,30 +2,14 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/clinchsso/clinch/auth"
-	"github.com/clinchsso/clinch/kv"
 )
 
 // FATokenTTL is how long an fa_token may wait for its first request.
-const FATokenTTL = 60 * time.Second
-
-// faRecord is what the store keeps for an fa_token, under its HMAC.
-type faRecord struct {
-	SessionID string    `json:"sid"`
-	UserID    string    `json:"uid"`
-	Host      string    `json:"host"`
-	ExpiresAt time.Time `json:"exp"`
-}
-
-// errHostMismatch aborts the consuming transaction, so a token presented
-// at the wrong host stays usable at the right one.
-var errHostMismatch = errors.New("forward: fa_token for another host")
+const FATokenTTL = auth.FATokenTTL
 
 // ReturnTo decides where sign-in sends a browser whose return URL is on a
 // host other than CLINCH_HOST. u must already be a clean absolute URL
@@ -42,15 +26,7 @@ func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 	if !ok {
 		return "", false
 	}
-	tok, hash := v.auth.Secrets().NewToken(auth.PrefixFAToken)
-	rec := faRecord{SessionID: sess.ID, UserID: sess.UserID, Host: host, ExpiresAt: v.auth.Now().Add(FATokenTTL)}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return "", false
-	}
-	err = v.auth.Store().Update(ctx, func(t *kv.Txn) error {
-		return t.Set(kv.PrefixFAToken.Key(hash), b, FATokenTTL)
-	})
+	tok, err := v.auth.NewFAToken(ctx, sess, host)
 	if err != nil {
 		v.log.Error("return url: store fa_token", "err", err)
 		return "", false
@@ -100,36 +76,6 @@ func (v *Verifier) covered(ctx context.Context, u *url.URL) (host, scheme string
 		return "", "", false
 	}
 	return host, scheme, true
-}
-
-// consumeFAToken uses up an fa_token presented at host and returns its
-// session id, or "" when it is unknown, used, expired or for another host
-// (which leaves it in place).
-func (v *Verifier) consumeFAToken(ctx context.Context, tok, host string, now time.Time) (string, error) {
-	key := kv.PrefixFAToken.Key(v.auth.Secrets().Hash(tok))
-	var rec faRecord
-	err := v.auth.Store().Update(ctx, func(t *kv.Txn) error {
-		b, err := t.Get(key)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return t.Delete(key)
-		}
-		if rec.Host != host {
-			return errHostMismatch
-		}
-		return t.Delete(key)
-	})
-	switch {
-	case errors.Is(err, kv.ErrNotFound), errors.Is(err, errHostMismatch):
-		return "", nil
-	case err != nil:
-		return "", err
-	case rec.Host != host || !now.Before(rec.ExpiresAt):
-		return "", nil
-	}
-	return rec.SessionID, nil
 }
 
 // withoutFAToken copies u without any fa_token parameter, keeping the rest

@@ -59,7 +59,9 @@ type AccessTokens interface {
 // Config wires a Verifier.
 type Config struct {
 	Auth *auth.Service
-	Site web.Site
+	// Secrets hash the credentials presented, to find them in the cache.
+	Secrets *auth.Secrets
+	Site    web.Site
 	// Metrics may be nil (tests); the collectors are then not exported.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -73,13 +75,14 @@ const touchEvery = time.Minute
 
 // Verifier is the /api/verify handler.
 type Verifier struct {
-	auth   *auth.Service
-	site   web.Site
-	log    *slog.Logger
-	m      *verifyMetrics
-	tokens AccessTokens
-	cache  *cache
-	page   *template.Template
+	auth    *auth.Service
+	secrets *auth.Secrets
+	site    web.Site
+	log     *slog.Logger
+	m       *verifyMetrics
+	tokens  AccessTokens
+	cache   *cache
+	page    *template.Template
 
 	appsGen atomic.Uint64
 	apps    atomic.Pointer[appTable]
@@ -102,8 +105,8 @@ var templateFS embed.FS
 
 // New returns a Verifier and starts its background writer; Close stops it.
 func New(cfg Config) (*Verifier, error) {
-	if cfg.Auth == nil || cfg.Site.Host == nil {
-		return nil, errors.New("forward: Auth and Site are required")
+	if cfg.Auth == nil || cfg.Secrets == nil || cfg.Site.Host == nil {
+		return nil, errors.New("forward: Auth, Secrets and Site are required")
 	}
 	page, err := template.ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -118,7 +121,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{
-		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
+		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
 		cache: newCache(), page: page,
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),

@@ -23,13 +23,14 @@ import (
 //   - old.example.com, inactive;
 //   - ann (staff, username "ann"), bob (no groups, no username).
 type fixture struct {
-	t      testing.TB
-	svc    *auth.Service
-	store  *kv.Store
-	v      *Verifier
-	tokens *stubTokens
-	mu     sync.Mutex
-	now    time.Time
+	t       testing.TB
+	svc     *auth.Service
+	store   *kv.Store
+	v       *Verifier
+	tokens  *stubTokens
+	secrets *auth.Secrets
+	mu      sync.Mutex
+	now     time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -49,7 +50,8 @@ func newFixture(t testing.TB) *fixture {
 	}
 	host, _ := url.Parse("https://auth.example.com")
 	f.tokens = &stubTokens{m: map[string]*auth.AccessToken{}}
-	f.v, err = New(Config{Auth: f.svc, Site: web.NewSite(host, "", false), Tokens: f.tokens})
+	f.secrets = sec
+	f.v, err = New(Config{Auth: f.svc, Secrets: sec, Site: web.NewSite(host, "", false), Tokens: f.tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +386,7 @@ func TestVerify_AccessTokens(t *testing.T) {
 	}
 	// Revocation announced by the oidc package evicts at once.
 	f.tokens.set(map[string]*auth.AccessToken{"cat_service": {Client: grafana, ExpiresAt: exp}})
-	f.svc.Notify(auth.Change{Kind: auth.ChangeToken, TokenHash: f.svc.Secrets().Hash("cat_ann")})
+	f.svc.Notify(auth.Change{Kind: auth.ChangeToken, TokenHash: f.secrets.Hash("cat_ann")})
 	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
 		t.Errorf("revoked token: %d", w.Code)
 	}

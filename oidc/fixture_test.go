@@ -56,7 +56,7 @@ func newFixture(t testing.TB) *fixture {
 	NewGrants(store).Attach(svc)
 	svc.Subscribe(func(c auth.Change) { f.changes = append(f.changes, c) })
 	host, _ := url.Parse("http://localhost:3000")
-	f.p, err = New(Config{Auth: svc, Site: web.NewSite(host, "", false)})
+	f.p, err = New(Config{Auth: svc, Store: store, Secrets: secrets, Site: web.NewSite(host, "", false)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,11 @@ func NewKeys(ctx context.Context, store *kv.Store, secrets *auth.Secrets, pem []
 // Config wires a Provider.
 type Config struct {
 	Auth *auth.Service
-	Site web.Site
+	// Store keeps codes, tokens, grants, consents and pending requests.
+	Store *kv.Store
+	// Secrets hash every token and seal the signing keys.
+	Secrets *auth.Secrets
+	Site    web.Site
 	// Keys signs ID tokens; nil opens them from the store (generated key).
 	Keys   *Keys
 	Logger *slog.Logger
@@ -104,11 +108,11 @@ var templateFS embed.FS
 
 // New builds the provider.
 func New(cfg Config) (*Provider, error) {
-	if cfg.Auth == nil || cfg.Site.Host == nil {
-		return nil, errors.New("oidc: Auth and Site are required")
+	if cfg.Auth == nil || cfg.Store == nil || cfg.Secrets == nil || cfg.Site.Host == nil {
+		return nil, errors.New("oidc: Auth, Store, Secrets and Site are required")
 	}
 	p := &Provider{
-		auth: cfg.Auth, secrets: cfg.Auth.Secrets(), store: cfg.Auth.Store(), site: cfg.Site,
+		auth: cfg.Auth, secrets: cfg.Secrets, store: cfg.Store, site: cfg.Site,
 		keys: cfg.Keys, log: cfg.Logger, render: cfg.RenderError, now: cfg.Auth.Now,
 		issuer: cfg.Site.URL(""),
 	}

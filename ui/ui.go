@@ -48,6 +48,8 @@ type Config struct {
 	// application, so the sign-in page may let its form end there (CSP
 	// form-action). Nil: none does.
 	Covers func(ctx context.Context, u *url.URL) bool
+	// Ready reports whether the store is open, for /readyz; nil: always.
+	Ready func() bool
 	// Pending describes the sign-in step of a pending authorization (the
 	// authz parameter the OIDC provider sends to /signin) for the browser
 	// r; false when there is none. Nil: no OIDC provider.
@@ -80,6 +82,7 @@ type Handler struct {
 	returnTo func(context.Context, *url.URL, *auth.Session) (string, bool)
 	covers   func(context.Context, *url.URL) bool
 	pending  func(*http.Request, string) (*Continuation, bool)
+	ready    func() bool
 
 	pages  map[string]*template.Template
 	static map[string]staticFile
@@ -102,7 +105,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -283,7 +286,7 @@ func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if !h.auth.Store().Ready() {
+	if h.ready != nil && !h.ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("store closed\n"))
 		return

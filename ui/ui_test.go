@@ -66,6 +66,7 @@ func newEnv(t *testing.T) *env {
 			return u.String() + "?fa_token=test", true
 		},
 		Covers: func(_ context.Context, u *url.URL) bool { return u.Hostname() == appHost },
+		Ready:  store.Ready,
 		// One pending authorization, "pa1": it asks for a fresh sign-in
 		// when the request says so (the provider decides that for real).
 		Pending: func(r *http.Request, id string) (*Continuation, bool) {

@@ -92,8 +92,11 @@ func ClientIP(r *http.Request, trusted []*net.IPNet) string {
 	if ip == nil || !contains(trusted, ip) {
 		return host
 	}
-	// Walk X-Forwarded-For from the right, skipping trusted hops.
-	parts := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	// Walk X-Forwarded-For from the right, skipping trusted hops. A proxy
+	// may add its hop as a header line of its own (HAProxy does) rather
+	// than append to the client's line: the lines are one list, in order,
+	// and reading only the first would let the client name its address.
+	parts := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(parts) - 1; i >= 0; i-- {
 		p := net.ParseIP(strings.TrimSpace(parts[i]))
 		if p == nil {
