@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,19 +33,18 @@ func main() {
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "serve" || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
+	if len(args) == 0 || args[0] == "serve" || (len(args[0]) > 0 && args[0][0] == '-' && !control.IsHelpFlag(args[0])) {
 		if len(args) > 0 && args[0] == "serve" {
 			args = args[1:]
 		}
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "version", "--version":
 		fmt.Fprintln(stdout, "clinch", version())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, control.Help())
-		return 0
+	case "help", "-h", "-help", "--help":
+		return help(args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":
@@ -81,9 +81,12 @@ func loadConfig(stderr io.Writer) (*config.Config, int) {
 // admin runs an admin command in the running server when there is one,
 // otherwise against the store opened here.
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if text, ok := control.Usage(args); ok {
+		fmt.Fprint(stdout, text)
+		return 0
+	}
 	if _, _, ok := control.Find(args); !ok {
-		fmt.Fprintf(stderr, "clinch: unknown command %q\n\n%s", args[0], control.Help())
-		return 2
+		return unknownCommand(args, stdout, stderr)
 	}
 	cfg, code := loadConfig(stderr)
 	if cfg == nil {
@@ -126,9 +129,13 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 }
 
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("backup", stderr)
-	out := fs.String("out", "", "file to write the backup to (required)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *out == "" {
+	fs, out := backupFlags()
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, backupHelp())
+		return 0
+	}
+	if err != nil || fs.NArg() > 0 || *out == "" {
 		fmt.Fprintln(stderr, "clinch backup: usage: clinch backup --out FILE")
 		return 2
 	}
@@ -136,7 +143,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	err := writeFileAtomic(*out, func(w io.Writer) error {
+	err = writeFileAtomic(*out, func(w io.Writer) error {
 		if c, err := control.Dial(ctx, cfg.DataDir); err == nil {
 			return c.Backup(ctx, w)
 		}
@@ -183,9 +190,13 @@ func writeFileAtomic(path string, fill func(io.Writer) error) error {
 }
 
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("restore", stderr)
-	in := fs.String("in", "", "backup file to restore (required)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *in == "" {
+	fs, in := restoreFlags()
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, restoreHelp())
+		return 0
+	}
+	if err != nil || fs.NArg() > 0 || *in == "" {
 		fmt.Fprintln(stderr, "clinch restore: usage: clinch restore --in FILE   (into CLINCH_DATA_DIR, which must be empty)")
 		return 2
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,12 +21,6 @@ import (
 	"github.com/clinchsso/clinch/ui"
 	"github.com/clinchsso/clinch/web"
 )
-
-func flagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("clinch "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
 
 // app is the set of services over one open store, shared by the server and
 // by admin commands run without a server.
@@ -87,8 +80,12 @@ func (a *app) controlEnv() *control.Env {
 func (a *app) Close() error { return a.store.Close() }
 
 // serve runs the HTTP server and the control socket until ctx ends.
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(os.LookupEnv, args, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	}
 	var ue *config.UsageError
 	if errors.As(err, &ue) {
 		return 2
@@ -142,8 +139,18 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer verifier.Close()
 
+	// While no account exists, the wizard asks browsers on other machines
+	// for a code that only the log shows; it lives in memory only.
+	needSetup, err := a.auth.NeedsSetup(ctx)
+	if err != nil {
+		return err
+	}
+	setupCode := ""
+	if needSetup {
+		setupCode = ui.NewSetupCode()
+	}
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)
@@ -173,7 +180,7 @@ func (a *app) serve(ctx context.Context) error {
 		web.RequestID,
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
-		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError),
+		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError, log),
 		// Innermost: it reads the route pattern the mux sets on the request.
 		m.Middleware,
 	)
@@ -208,12 +215,18 @@ func (a *app) serve(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Said before the first request is answered, so whoever sees Clinch
+	// ready also finds these lines in the log.
+	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
+	warnPlainHTTP(log, site)
+	if needSetup {
+		// The one line that prints the setup code, deliberately; at warn,
+		// so CLINCH_LOG_LEVEL=warn still shows it.
+		log.Warn("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
+			"url", site.URL("/signup"), "setup_code", setupCode)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
-	if need, _ := a.auth.NeedsSetup(ctx); need {
-		log.Info("no users yet: open the first-run wizard to create the admin account", "url", site.URL("/signup"))
-	}
 	select {
 	case err := <-errc:
 		return err
@@ -224,4 +237,19 @@ func (a *app) serve(ctx context.Context) error {
 	err = srv.Shutdown(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
+}
+
+// warnPlainHTTP says once at start when people reach Clinch over plain http
+// from other machines. It still serves: a first try on a LAN address works.
+func warnPlainHTTP(log *slog.Logger, site web.Site) {
+	if !site.PlainHTTPOnNetwork() {
+		return
+	}
+	if site.Secure {
+		log.Warn("FORCE_SSL marks cookies Secure, but CLINCH_HOST is plain http: browsers keep no Secure cookie from an http address, so nobody can sign in there; set CLINCH_HOST to the https URL people use",
+			"url", site.Host.String())
+		return
+	}
+	log.Warn("CLINCH_HOST is plain http on a network address: passwords and session cookies travel in clear; put Clinch behind TLS and set CLINCH_HOST to its https URL (see README, \"Clinch itself behind Caddy or nginx\")",
+		"url", site.Host.String())
 }

@@ -37,70 +37,93 @@ type Config struct {
 // Env is how the environment is read; os.LookupEnv in production.
 type Env func(string) (string, bool)
 
+// ErrHelp is returned by Load when the flags ask for help (-h, --help);
+// the caller prints Usage and exits 0.
+var ErrHelp = flag.ErrHelp
+
 // Load reads the environment, then the flags in args (which override it).
 // It returns every problem in one error; nothing is written.
 func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
-	get := func(k, def string) string {
+	get := func(k string) string {
 		if v, ok := env(k); ok && v != "" {
 			return v
 		}
-		return def
+		return ""
 	}
 	fs := flag.NewFlagSet("clinch serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", get("CLINCH_LISTEN", ":3000"), "address to listen on (CLINCH_LISTEN)")
-	dataDir := fs.String("data-dir", get("CLINCH_DATA_DIR", "./storage"), "data directory (CLINCH_DATA_DIR)")
-	host := fs.String("host", get("CLINCH_HOST", "http://localhost:3000"), "public URL of Clinch (CLINCH_HOST)")
-	cookieDomain := fs.String("cookie-domain", get("CLINCH_COOKIE_DOMAIN", ""), "session cookie Domain (CLINCH_COOKIE_DOMAIN)")
-	forceSSL := fs.String("force-ssl", get("FORCE_SSL", "false"), "mark cookies Secure and send HSTS (FORCE_SSL)")
-	logLevel := fs.String("log-level", get("CLINCH_LOG_LEVEL", "info"), "debug|info|warn|error (CLINCH_LOG_LEVEL)")
-	logFormat := fs.String("log-format", get("CLINCH_LOG_FORMAT", "text"), "text|json (CLINCH_LOG_FORMAT)")
-	bcryptCost := fs.String("bcrypt-cost", get("CLINCH_BCRYPT_COST", "12"), "bcrypt cost, 4-16 (CLINCH_BCRYPT_COST)")
-	trusted := fs.String("trusted-proxies", get("CLINCH_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (CLINCH_TRUSTED_PROXIES)")
+	fs.SetOutput(io.Discard)
+	val := map[string]*string{}
+	for _, s := range settings() {
+		if s.flag == "" {
+			continue
+		}
+		v := get(s.env)
+		if v == "" {
+			v = s.def
+		}
+		val[s.env] = fs.String(s.flag, v, s.help)
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, ErrHelp
+		}
+		fmt.Fprintf(stderr, "clinch serve: %v (see clinch serve --help)\n", err)
+		return nil, &UsageError{Err: err}
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintf(stderr, "clinch serve: %v (see clinch serve --help)\n", err)
 		return nil, &UsageError{Err: err}
 	}
 
 	var problems []string
-	c := &Config{Listen: *listen, DataDir: *dataDir, LogFormat: strings.ToLower(*logFormat)}
+	c := &Config{Listen: *val["CLINCH_LISTEN"], DataDir: *val["CLINCH_DATA_DIR"], LogFormat: strings.ToLower(*val["CLINCH_LOG_FORMAT"])}
 
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	_, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		problems = append(problems, fmt.Sprintf("CLINCH_LISTEN %q is not host:port", c.Listen))
 	}
 	if c.DataDir == "" {
 		problems = append(problems, "CLINCH_DATA_DIR is empty")
 	}
-	u, err := url.Parse(*host)
+	host := *val["CLINCH_HOST"]
+	if host == "" {
+		host = DefaultHost(port)
+	}
+	u, err := url.Parse(host)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil:
-		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must be an absolute http(s) URL like https://auth.example.com", *host))
+		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must be an absolute http(s) URL like https://auth.example.com", host))
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must not have a path, query or fragment", *host))
+		problems = append(problems, fmt.Sprintf("CLINCH_HOST %q must not have a path, query or fragment", host))
 	default:
 		u.Path = ""
 		u.Host = strings.ToLower(u.Host)
 		c.Host = u
 	}
-	c.CookieDomain = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(*cookieDomain)), ".")
+	c.CookieDomain = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(*val["CLINCH_COOKIE_DOMAIN"])), ".")
 	if c.CookieDomain != "" && c.Host != nil {
 		h := c.Host.Hostname()
 		if h != c.CookieDomain && !strings.HasSuffix(h, "."+c.CookieDomain) {
 			problems = append(problems, fmt.Sprintf("CLINCH_COOKIE_DOMAIN %q does not cover CLINCH_HOST's host %q", c.CookieDomain, h))
 		}
 	}
-	if c.ForceSSL, err = strconv.ParseBool(*forceSSL); err != nil {
-		problems = append(problems, fmt.Sprintf("FORCE_SSL %q is not true or false", *forceSSL))
+	forceSSL := *val["FORCE_SSL"]
+	if c.ForceSSL, err = strconv.ParseBool(forceSSL); err != nil {
+		problems = append(problems, fmt.Sprintf("FORCE_SSL %q is not true or false", forceSSL))
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		problems = append(problems, fmt.Sprintf("CLINCH_LOG_LEVEL %q is not one of debug, info, warn, error", *logLevel))
+	logLevel := *val["CLINCH_LOG_LEVEL"]
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		problems = append(problems, fmt.Sprintf("CLINCH_LOG_LEVEL %q is not one of debug, info, warn, error", logLevel))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		problems = append(problems, fmt.Sprintf("CLINCH_LOG_FORMAT %q is not text or json", *logFormat))
+		problems = append(problems, fmt.Sprintf("CLINCH_LOG_FORMAT %q is not text or json", *val["CLINCH_LOG_FORMAT"]))
 	}
-	if c.BcryptCost, err = strconv.Atoi(*bcryptCost); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
-		problems = append(problems, fmt.Sprintf("CLINCH_BCRYPT_COST %q is not a number from 4 to 16", *bcryptCost))
+	bcryptCost := *val["CLINCH_BCRYPT_COST"]
+	if c.BcryptCost, err = strconv.Atoi(bcryptCost); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
+		problems = append(problems, fmt.Sprintf("CLINCH_BCRYPT_COST %q is not a number from 4 to 16", bcryptCost))
 	}
-	for _, p := range strings.Split(*trusted, ",") {
+	for _, p := range strings.Split(*val["CLINCH_TRUSTED_PROXIES"], ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
@@ -120,9 +143,9 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
 
-	if v, ok := env("SECRET_KEY_BASE"); ok && v != "" {
+	if v := get("SECRET_KEY_BASE"); v != "" {
 		c.SecretKeyBase, c.secretFromEnv = []byte(v), true
-	} else if f, ok := env("SECRET_KEY_BASE_FILE"); ok && f != "" {
+	} else if f := get("SECRET_KEY_BASE_FILE"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("SECRET_KEY_BASE_FILE: %v", err))
@@ -133,9 +156,9 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 	if c.secretFromEnv && len(c.SecretKeyBase) < 32 {
 		problems = append(problems, "SECRET_KEY_BASE must be at least 32 characters (generate one with: openssl rand -hex 64)")
 	}
-	if v, ok := env("OIDC_PRIVATE_KEY"); ok && v != "" {
+	if v := get("OIDC_PRIVATE_KEY"); v != "" {
 		c.OIDCPrivateKey = []byte(v)
-	} else if f, ok := env("OIDC_PRIVATE_KEY_FILE"); ok && f != "" {
+	} else if f := get("OIDC_PRIVATE_KEY_FILE"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("OIDC_PRIVATE_KEY_FILE: %v", err))
@@ -146,6 +169,15 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// DefaultHost is CLINCH_HOST when none is set: http://localhost on the
+// port Clinch listens on, so changing only CLINCH_LISTEN works.
+func DefaultHost(listenPort string) string {
+	if listenPort == "" || listenPort == "0" {
+		listenPort = "3000"
+	}
+	return "http://localhost:" + listenPort
 }
 
 // Error lists every configuration problem.

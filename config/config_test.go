@@ -90,3 +90,67 @@ func TestEnsureSecret_GeneratedOnceWithMode0600(t *testing.T) {
 		t.Fatalf("second EnsureSecret generated again or changed: %v %v", gen, err)
 	}
 }
+
+func TestLoad_HostDefaultsToListenPort(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"nothing set", nil, nil, "http://localhost:3000"},
+		{"only the port changed", map[string]string{"CLINCH_LISTEN": ":4000"}, nil, "http://localhost:4000"},
+		{"listen flag", nil, []string{"--listen", "127.0.0.1:5000"}, "http://localhost:5000"},
+		{"flag beats env for the port", map[string]string{"CLINCH_LISTEN": ":4000"}, []string{"--listen", ":4001"}, "http://localhost:4001"},
+		{"explicit host wins", map[string]string{"CLINCH_LISTEN": ":4000", "CLINCH_HOST": "https://auth.example.com"}, nil, "https://auth.example.com"},
+		{"host flag wins", map[string]string{"CLINCH_LISTEN": ":4000"}, []string{"--host", "http://192.0.2.2:4000"}, "http://192.0.2.2:4000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(envOf(tt.env), tt.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Host.String(); got != tt.want {
+				t.Errorf("CLINCH_HOST = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad_HelpListsEverySetting(t *testing.T) {
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		var stderr strings.Builder
+		if _, err := Load(envOf(nil), []string{arg}, &stderr); !errors.Is(err, ErrHelp) {
+			t.Errorf("Load(%s) = %v, want ErrHelp", arg, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("Load(%s) wrote to stderr: %q", arg, stderr.String())
+		}
+	}
+	u := Usage()
+	for _, want := range []string{
+		"CLINCH_LISTEN", "--listen", "CLINCH_DATA_DIR", "--data-dir", "CLINCH_HOST", "--host",
+		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "FORCE_SSL", "--force-ssl",
+		"CLINCH_TRUSTED_PROXIES", "--trusted-proxies", "CLINCH_LOG_LEVEL", "--log-level",
+		"CLINCH_LOG_FORMAT", "--log-format", "CLINCH_BCRYPT_COST", "--bcrypt-cost",
+		"SECRET_KEY_BASE", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY", "OIDC_PRIVATE_KEY_FILE",
+		"http://localhost:<port of CLINCH_LISTEN>",
+	} {
+		if !strings.Contains(u, want) {
+			t.Errorf("clinch serve --help does not mention %s:\n%s", want, u)
+		}
+	}
+}
+
+func TestLoad_UnknownFlagIsOneLine(t *testing.T) {
+	var stderr strings.Builder
+	_, err := Load(envOf(nil), []string{"--no-such-flag"}, &stderr)
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want *UsageError", err)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "no-such-flag") || !strings.Contains(got, "--help") {
+		t.Errorf("stderr = %q, want one line naming the flag and pointing at --help", got)
+	}
+}

@@ -92,7 +92,10 @@ func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, 
 	var out bytes.Buffer
 	err := cmd.Run(ctx, env, rest, &out)
 	var ue *UsageError
+	var hr *helpRequest
 	switch {
+	case errors.As(err, &hr):
+		return CommandHelp(cmd), "", 0
 	case err == nil:
 		return out.String(), "", 0
 	case errors.As(err, &ue):
@@ -107,7 +110,8 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // Help lists the commands.
 func Help() string {
 	var b strings.Builder
-	b.WriteString("usage: clinch [serve|version|backup|restore|<command>] [flags]\n\ncommands:\n")
+	b.WriteString("usage: clinch [serve|version|backup|restore|<command>] [flags]\n")
+	b.WriteString("`clinch help COMMAND` or `clinch COMMAND --help` prints a command's flags.\n\ncommands:\n")
 	b.WriteString("  serve                 run the server (default)\n")
 	b.WriteString("  version               print the version\n")
 	b.WriteString("  backup --out FILE     write a consistent backup (while serving or stopped)\n")
@@ -128,6 +132,9 @@ func newFlags(name string) *flag.FlagSet {
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &helpRequest{flags: fs}
+		}
 		return &UsageError{Msg: err.Error()}
 	}
 	if fs.NArg() > 0 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/web"
 )
 
 // FATokenTTL is how long an fa_token may wait for its first request.
@@ -18,12 +19,19 @@ const FATokenTTL = auth.FATokenTTL
 // use, 60 seconds, valid only at that host. Any other host is refused, so
 // sign-in is never an open redirect. When Clinch runs on https, plain-http
 // return URLs are refused too: the token would cross the network in clear.
+// A refusal is logged at info with its reason and the host (never the
+// whole URL), so "why did I land on Clinch's home page" has an answer.
 func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool) {
 	if sess == nil {
 		return "", false
 	}
-	host, scheme, ok := v.covered(ctx, u)
-	if !ok {
+	host, scheme, reason := v.covered(ctx, u)
+	if reason != "" {
+		h := ""
+		if u != nil {
+			h = u.Host
+		}
+		web.ContextLogger(ctx, v.log).Info("return URL dropped", "reason", reason, "host", h)
 		return "", false
 	}
 	tok, err := v.auth.NewFAToken(ctx, sess, host)
@@ -45,37 +53,40 @@ func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 // forward_auth app covers, under the same rules as ReturnTo. The sign-in
 // page uses it to allow that origin in its CSP form-action.
 func (v *Verifier) Covers(ctx context.Context, u *url.URL) bool {
-	_, _, ok := v.covered(ctx, u)
-	return ok
+	_, _, reason := v.covered(ctx, u)
+	return reason == ""
 }
 
 // covered returns the lower-cased host and scheme of u when an active
-// forward_auth app covers it and its scheme is acceptable.
-func (v *Verifier) covered(ctx context.Context, u *url.URL) (host, scheme string, ok bool) {
+// forward_auth app covers it and its scheme is acceptable, else why not.
+func (v *Verifier) covered(ctx context.Context, u *url.URL) (host, scheme, reason string) {
 	if u == nil || u.User != nil || u.Opaque != "" {
-		return "", "", false
+		return "", "", "not a clean absolute URL"
 	}
 	scheme = strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" {
-		return "", "", false
+		return "", "", "not an http or https URL"
 	}
 	if scheme == "http" && v.site.Host.Scheme == "https" {
-		return "", "", false
+		return "", "", "plain-http app while Clinch is https: the fa_token would cross the network in clear; serve the app over https"
 	}
-	host, ok = splitHostPort(strings.ToLower(u.Host))
+	host, ok := splitHostPort(strings.ToLower(u.Host))
 	if !ok {
-		return "", "", false
+		return "", "", "not a valid host"
 	}
 	tbl, err := v.table(ctx)
 	if err != nil {
 		v.log.Error("return url: load apps", "err", err)
-		return "", "", false
+		return "", "", "could not load the apps"
 	}
 	app := tbl.match(host)
-	if app == nil || !app.Active {
-		return "", "", false
+	if app == nil {
+		return "", "", "no forward_auth app covers this host (register it with clinch app create --type forward_auth --domain)"
 	}
-	return host, scheme, true
+	if !app.Active {
+		return "", "", "the app covering this host (" + app.Slug + ") is inactive"
+	}
+	return host, scheme, ""
 }
 
 // withoutFAToken copies u without any fa_token parameter, keeping the rest

@@ -60,6 +60,9 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last-in first-out: the back-channel sender stops before
+	// the store closes under it.
+	t.Cleanup(f.p.Close)
 	f.mux = http.NewServeMux()
 	f.p.Register(f.mux)
 	f.user, err = svc.CreateUser(ctx, auth.NewUser{Email: "ada@example.com", Username: "ada", DisplayName: "Ada", Password: "correct horse battery"})

@@ -30,9 +30,11 @@ func (h *Handler) needsSetup(w http.ResponseWriter, r *http.Request) bool {
 	return need
 }
 
-func (h *Handler) signupPage(p *page) *page {
+func (h *Handler) signupPage(r *http.Request, p *page) *page {
 	p.Title = "Create the first account"
 	p.MinPassword, p.MaxPassword = auth.MinPasswordLen, auth.MaxPasswordLen
+	p.AskSetupCode = !web.LocalRequest(r, h.trusted)
+	p.NoSetupCode = p.AskSetupCode && h.setupCode == ""
 	return p
 }
 
@@ -40,18 +42,39 @@ func (h *Handler) signupForm(w http.ResponseWriter, r *http.Request) {
 	if !h.needsSetup(w, r) {
 		return
 	}
-	h.render(w, r, http.StatusOK, "signup", h.signupPage(&page{}))
+	h.render(w, r, http.StatusOK, "signup", h.signupPage(r, &page{}))
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	if !h.needsSetup(w, r) {
 		return
 	}
-	p := h.signupPage(&page{
+	p := h.signupPage(r, &page{
 		Email:    strings.TrimSpace(r.PostFormValue("email")),
 		Name:     strings.TrimSpace(r.PostFormValue("name")),
 		Username: strings.TrimSpace(r.PostFormValue("username")),
 	})
+	// From another machine, the setup code proves the person can read
+	// Clinch's log, so a server on a network cannot be claimed by whoever
+	// finds it first. Checked before anything else is looked at.
+	if p.AskSetupCode {
+		code := r.PostFormValue("setup_code")
+		if !setupCodeMatches(h.setupCode, code) {
+			web.Logger(r, h.log).Info("first-run wizard refused: setup code missing or wrong",
+				"ip", web.ClientIP(r, h.trusted), "code_given", code != "")
+			switch {
+			case h.setupCode == "":
+				p.Error = "This Clinch has no setup code: it prints one in its log when it starts with no accounts. Restart Clinch, or open this page on the machine Clinch runs on."
+			case strings.TrimSpace(code) == "":
+				p.Error = "Enter the setup code. Clinch printed it in its log when it started (the line with setup_code=)."
+			default:
+				p.Error = "That setup code is not right. Copy it from Clinch's log (the line with setup_code=); it changes each time Clinch starts."
+			}
+			h.render(w, r, http.StatusForbidden, "signup", p)
+			return
+		}
+		p.SetupCode = code
+	}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password_confirm") {
 		p.Error = "The two passwords do not match."
@@ -310,11 +333,6 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, http.StatusOK, "home", p)
 }
-
-// apps lists the applications the user may open. Empty until applications
-// get a launch URL (a later issue fills it from auth.Service.Apps filtered
-// by App.Allows).
-func (h *Handler) apps(context.Context, *auth.User) []AppLink { return nil }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	u, cur, ok := h.CurrentUser(r)

@@ -44,6 +44,9 @@ type Config struct {
 	// sign-in: it gives the URL to redirect to and true only for hosts an
 	// application covers. Nil follows no other host.
 	ReturnTo func(ctx context.Context, u *url.URL, sess *auth.Session) (string, bool)
+	// SetupCode is the one-time code (NewSetupCode) the first-run wizard
+	// asks for from browsers not on this machine; "" refuses them.
+	SetupCode string
 	// Covers reports whether a return URL on another host belongs to an
 	// application, so the sign-in page may let its form end there (CSP
 	// form-action). Nil: none does.
@@ -84,6 +87,9 @@ type Handler struct {
 	pending  func(*http.Request, string) (*Continuation, bool)
 	ready    func() bool
 
+	// setupCode is what the wizard asks of browsers on other machines.
+	setupCode string
+
 	pages  map[string]*template.Template
 	static map[string]staticFile
 	cssURL string
@@ -105,7 +111,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -190,6 +196,10 @@ type page struct {
 	// sign-up
 	Email, Name, Username    string
 	MinPassword, MaxPassword int
+	// AskSetupCode: the browser is not on Clinch's machine, so the wizard
+	// wants the setup code from the log; NoSetupCode: there is none this run.
+	AskSetupCode, NoSetupCode bool
+	SetupCode                 string // echoed back only once it matched
 	// home
 	Apps     []AppLink
 	Sessions []sessionView

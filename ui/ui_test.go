@@ -33,7 +33,16 @@ type env struct {
 // appHost is the one foreign host the test ReturnTo accepts.
 const appHost = "app.example.com"
 
+// testSetupCode is the first-run wizard's code in these tests.
+const testSetupCode = "AB1C-0DEF-GH23-4JKM"
+
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a change to the ui.Config (may be nil).
+func newEnvWith(t *testing.T, change func(*Config)) *env {
 	t.Helper()
 	store := kvtest.Open(t)
 	secrets, err := auth.NewSecrets([]byte(strings.Repeat("k", 32)))
@@ -57,8 +66,8 @@ func newEnv(t *testing.T) *env {
 	host, _ := url.Parse(e.srv.URL)
 	site := web.NewSite(host, "", false)
 	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
-	h, err := New(Config{
-		Auth: svc, Site: site, Metrics: e.metrics, TrustedProxies: []*net.IPNet{loopback},
+	cfg := Config{
+		Auth: svc, Site: site, Metrics: e.metrics, TrustedProxies: []*net.IPNet{loopback}, SetupCode: testSetupCode,
 		ReturnTo: func(_ context.Context, u *url.URL, sess *auth.Session) (string, bool) {
 			if u.Hostname() != appHost || sess == nil {
 				return "", false
@@ -76,7 +85,11 @@ func newEnv(t *testing.T) *env {
 			return &Continuation{AppName: "Grafana", Reauth: r.Header.Get("X-Test-Reauth") != "",
 				Continue: "/oauth/authorize/resume?authz=pa1", FormAction: []string{"https://grafana.example.com"}}, true
 		},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +99,7 @@ func newEnv(t *testing.T) *env {
 	// The order main.go uses; metrics is innermost so it sees r.Pattern.
 	handler = web.Chain(mux,
 		web.RequestID, web.Recover(nil, h.RenderError), web.SecurityHeaders(site),
-		web.CSRF(site, web.CSRFExempt{"/api/"}, h.RenderError), e.metrics.Middleware,
+		web.CSRF(site, web.CSRFExempt{"/api/"}, h.RenderError, nil), e.metrics.Middleware,
 	)
 	return e
 }
@@ -227,8 +240,9 @@ func TestSignup_CreatesAdminThenIs404(t *testing.T) {
 			t.Errorf("wizard lacks %s", s)
 		}
 	}
+	// 10.0.0.1 is another machine: it needs the setup code.
 	form := url.Values{"email": {"Admin@Example.com"}, "name": {"Ada Admin"}, "username": {"ada"},
-		"password": {"correct horse"}, "password_confirm": {"correct hors"}}
+		"password": {"correct horse"}, "password_confirm": {"correct hors"}, "setup_code": {testSetupCode}}
 	r := c.post("/signup", form)
 	want(t, r, 400, "")
 	if !strings.Contains(r.body, `role="alert"`) || !strings.Contains(r.body, "do not match") {

@@ -22,7 +22,10 @@ type Site struct {
 	Host *url.URL
 	// CookieDomain is the Domain attribute; "" means host-only.
 	CookieDomain string
-	// Secure marks cookies Secure; false only for plain-HTTP localhost.
+	// Secure marks cookies Secure and turns on HSTS: exactly when
+	// CLINCH_HOST is https or FORCE_SSL is set. A browser keeps no Secure
+	// cookie from a plain-http address, so a plain-http CLINCH_HOST gets
+	// plain cookies (and Clinch warns at start when it is not loopback).
 	Secure bool
 }
 
@@ -32,14 +35,33 @@ type Site struct {
 func NewSite(host *url.URL, cookieDomain string, forceSSL bool) Site {
 	s := Site{Host: host, CookieDomain: strings.TrimPrefix(strings.ToLower(cookieDomain), ".")}
 	h := strings.ToLower(host.Hostname())
-	local := h == "localhost" || strings.HasSuffix(h, ".localhost") || net.ParseIP(h) != nil
-	s.Secure = host.Scheme == "https" || forceSSL || !local
+	local := IsLoopbackName(h) || net.ParseIP(h) != nil
+	s.Secure = host.Scheme == "https" || forceSSL
 	if s.CookieDomain == "" && !local {
 		if d, err := publicsuffix.EffectiveTLDPlusOne(h); err == nil {
 			s.CookieDomain = d
 		}
 	}
 	return s
+}
+
+// PlainHTTPOnNetwork reports whether people reach Clinch over plain http at
+// an address other than this machine's loopback: passwords then cross the
+// network in clear.
+func (s Site) PlainHTTPOnNetwork() bool {
+	return s.Host != nil && s.Host.Scheme == "http" && !IsLoopbackName(s.Host.Hostname())
+}
+
+// IsLoopbackName reports whether host (no port) names this machine's
+// loopback interface: localhost, a name under .localhost (browsers resolve
+// those to loopback themselves), or a loopback IP address.
+func IsLoopbackName(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // URL returns an absolute URL on Clinch for the path (which may carry a
@@ -116,4 +138,36 @@ func contains(nets []*net.IPNet, ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// LocalRequest reports whether r comes from a browser on this machine: its
+// client address (ClientIP with the trusted proxies) is loopback, no
+// untrusted peer says it forwarded the request for someone else, and the
+// host it asked for is a loopback name. A proxy on the same machine that is
+// not in CLINCH_TRUSTED_PROXIES connects from loopback too; its forwarding
+// headers, or the public host name it passes on, keep its clients from
+// counting as local.
+func LocalRequest(r *http.Request, trusted []*net.IPNet) bool {
+	ip := net.ParseIP(ClientIP(r, trusted))
+	if ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if p := net.ParseIP(peer); p == nil || !contains(trusted, p) {
+		// The headers by which a proxy says it passed on someone else's
+		// request.
+		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded"} {
+			if _, ok := r.Header[h]; ok {
+				return false
+			}
+		}
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return IsLoopbackName(host)
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -48,13 +50,16 @@ func (e CSRFExempt) match(urlPath string) bool {
 // cookies on the shared parent domain, which is why the origin check is
 // not optional when the browser gives one.
 //
+// A refused request gets a 403 page that names the cause and the fix, and
+// one info line in log with the reason, the path and the Origin (never a
+// token or cookie value).
+//
 // Safe requests without a valid cookie get a fresh one; CSRFToken(r) then
-// returns the token for the page's hidden field. fail may be nil.
-func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc) func(http.Handler) http.Handler {
+// returns the token for the page's hidden field. fail and log may be nil.
+func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc, log *slog.Logger) func(http.Handler) http.Handler {
 	if fail == nil {
 		fail = plainError
 	}
-	origin := Origin(site.Host)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if exempt.match(r.URL.Path) {
@@ -74,9 +79,10 @@ func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc) func(http.Handler) http.
 				next.ServeHTTP(w, r)
 				return
 			}
-			if reason := checkCSRF(r, origin); reason != "" {
-				fail(w, r, http.StatusForbidden, "Request refused",
-					"This form could not be accepted ("+reason+"). Go back, reload the page and try again.")
+			if ref := checkCSRF(r, site); ref != nil {
+				Logger(r, log).Info("form refused", "reason", ref.Reason, "method", r.Method, "path", r.URL.Path,
+					"origin", logValue(r.Header.Get("Origin")), "sec_fetch_site", logValue(r.Header.Get("Sec-Fetch-Site")))
+				fail(w, r, http.StatusForbidden, "Request refused", ref.Message)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -84,26 +90,94 @@ func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc) func(http.Handler) http.
 	}
 }
 
-// checkCSRF returns why a state-changing request is refused, or "".
-func checkCSRF(r *http.Request, origin string) string {
-	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(normalizeOrigin(o), origin) {
-		return "it came from another site"
+// csrfRefusal is why CSRF refused a request: a short code for logs and a
+// message for the person that names the cause and the fix.
+type csrfRefusal struct {
+	Reason  string // origin_null, origin_mismatch, cross_site, cookie_missing, token_missing, token_mismatch
+	Message string
+}
+
+// checkCSRF returns why a state-changing request is refused, or nil.
+func checkCSRF(r *http.Request, site Site) *csrfRefusal {
+	ours := Origin(site.Host)
+	o := r.Header.Get("Origin")
+	switch {
+	case o == "":
+	case o == "null":
+		return &csrfRefusal{Reason: "origin_null", Message: "Your browser did not say which site this form was sent from (it sent \"Origin: null\"), " +
+			"so Clinch cannot tell it apart from a form on another site. That happens when the page was opened from a file, " +
+			"inside a sandboxed frame, or with a privacy setting that hides it. Open Clinch at " + ours + " and send the form from there."}
+	case !strings.EqualFold(normalizeOrigin(o), ours):
+		return &csrfRefusal{Reason: "origin_mismatch", Message: "This page was opened at " + shorten(o) + ", but Clinch's address is " + ours +
+			" (CLINCH_HOST). Open Clinch at " + ours + " and try again. If " + shorten(o) +
+			" is the address people should use, set CLINCH_HOST to it and restart Clinch."}
 	}
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
-		return "it came from another site"
+		return &csrfRefusal{Reason: "cross_site", Message: "This form was sent from another site (your browser says \"" + shorten(s) +
+			"\"). Forms that change something in Clinch are accepted only from Clinch's own pages at " + ours + ". Open " + ours + " and try again."}
 	}
 	want := cookieToken(r)
 	if want == "" {
-		return "the security cookie is missing; cookies must be enabled"
+		if site.Secure && secureCookieDropped(r, o, site) {
+			return &csrfRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
+				"Clinch marks its cookies Secure (FORCE_SSL is set, or CLINCH_HOST is https), and browsers keep no Secure cookie " +
+				"from a plain-http address like this one. Open Clinch over https, or unset FORCE_SSL when Clinch really is reached over plain http."}
+		}
+		return &csrfRefusal{Reason: "cookie_missing", Message: "Clinch's security cookie did not come back with the form. " +
+			"Your browser must accept cookies from " + site.Host.Hostname() + "; if it does, the cookie may have been cleared. " +
+			"Reload the page and try again."}
 	}
 	got := r.Header.Get(CSRFHeader)
 	if got == "" {
 		got = r.PostFormValue(CSRFField)
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return "the security token does not match"
+	if got == "" {
+		return &csrfRefusal{Reason: "token_missing", Message: "The form carried no security token. Reload the page and send the form from it."}
 	}
-	return ""
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return &csrfRefusal{Reason: "token_mismatch", Message: "The form's security token does not match your browser's cookie: " +
+			"the page is older than the cookie (it was opened before cookies were cleared, or Clinch was opened in another tab " +
+			"under another address). Reload the page and try again."}
+	}
+	return nil
+}
+
+// secureCookieDropped reports whether the page was most likely opened over
+// plain http at an address other than loopback (where browsers do keep
+// Secure cookies): from the Origin, or without one from the request
+// itself when CLINCH_HOST is http too.
+func secureCookieDropped(r *http.Request, origin string, site Site) bool {
+	if origin != "" {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Scheme, "http") && !IsLoopbackName(u.Hostname())
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return r.TLS == nil && site.Host.Scheme == "http" && !IsLoopbackName(host)
+}
+
+// shorten keeps a client-sent value that is echoed on a page or in a log
+// line short and printable.
+func shorten(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// logValue is shorten for a header that may be absent.
+func logValue(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return shorten(s)
 }
 
 // CSRFToken returns the token a page must put in its csrf_token field.

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,7 +15,7 @@ import (
 func csrfServer(t *testing.T) http.Handler {
 	t.Helper()
 	site := testSite(t, "http://localhost:3000")
-	return CSRF(site, CSRFExempt{"/oauth/token", "/api/"}, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return CSRF(site, CSRFExempt{"/oauth/token", "/api/"}, nil, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			w.Write([]byte(CSRFToken(r)))
 			return
@@ -104,7 +106,7 @@ func TestCSRF_CookieAttributes(t *testing.T) {
 	}{{"http://localhost:3000", false}, {"https://auth.example.com", true}} {
 		site := testSite(t, tt.host)
 		rec := httptest.NewRecorder()
-		CSRF(site, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		CSRF(site, nil, nil, nil)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		cs := rec.Result().Cookies()
 		if len(cs) != 1 {
 			t.Fatalf("%s: cookies %v", tt.host, cs)
@@ -149,5 +151,124 @@ func TestOrigin(t *testing.T) {
 		if got := Origin(u); got != want {
 			t.Errorf("Origin(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// A refused form tells the person what went wrong and what to do, and
+// leaves one info line in the log with the reason, the path and the
+// Origin, never a token.
+func TestCSRF_RefusalNamesCauseAndFixAndLogsIt(t *testing.T) {
+	const tok = "Tok3nTok3nTok3nTok3nTok3nTok3nTok3nTok3nTok"
+	const other = "Oth3rOth3rOth3rOth3rOth3rOth3rOth3rOth3rOth"
+	tests := []struct {
+		name     string
+		host     string
+		forceSSL bool
+		cookie   string
+		token    string
+		hdr      map[string]string
+		reason   string
+		message  []string
+	}{
+		{
+			name: "opened at another address", host: "http://localhost:3000", cookie: tok, token: tok,
+			hdr:    map[string]string{"Origin": "http://192.0.2.2:3000"},
+			reason: "origin_mismatch",
+			message: []string{"this page was opened at http://192.0.2.2:3000, but clinch's address is http://localhost:3000 (clinch_host)",
+				"set clinch_host"},
+		},
+		{
+			name: "http page, https CLINCH_HOST", host: "https://auth.example.com", cookie: tok, token: tok,
+			hdr:     map[string]string{"Origin": "http://auth.example.com"},
+			reason:  "origin_mismatch",
+			message: []string{"opened at http://auth.example.com", "address is https://auth.example.com"},
+		},
+		{
+			name: "Origin null", host: "http://localhost:3000", cookie: tok, token: tok,
+			hdr: map[string]string{"Origin": "null"}, reason: "origin_null",
+			message: []string{`origin: null`, "open clinch at http://localhost:3000"},
+		},
+		{
+			name: "cross-site fetch", host: "http://localhost:3000", cookie: tok, token: tok,
+			hdr: map[string]string{"Sec-Fetch-Site": "cross-site"}, reason: "cross_site",
+			message: []string{"sent from another site", "cross-site"},
+		},
+		{
+			name: "no cookie", host: "http://localhost:3000", token: tok,
+			hdr: map[string]string{"Origin": "http://localhost:3000"}, reason: "cookie_missing",
+			message: []string{"security cookie did not come back", "accept cookies from localhost"},
+		},
+		{
+			name: "Secure cookie on http", host: "http://auth.example.com", forceSSL: true, token: tok,
+			hdr: map[string]string{"Origin": "http://auth.example.com"}, reason: "cookie_missing",
+			message: []string{"marks its cookies secure", "plain-http address", "force_ssl"},
+		},
+		{
+			// Browsers keep Secure cookies on http://localhost: not the cause.
+			name: "no cookie, FORCE_SSL on localhost", host: "http://localhost:3000", forceSSL: true, token: tok,
+			hdr: map[string]string{"Origin": "http://localhost:3000"}, reason: "cookie_missing",
+			message: []string{"accept cookies from localhost"},
+		},
+		{
+			name: "Secure cookie on http, no Origin", host: "http://192.0.2.2:3000", forceSSL: true, token: tok,
+			reason: "cookie_missing", message: []string{"marks its cookies secure"},
+		},
+		{
+			name: "no token", host: "http://localhost:3000", cookie: tok, reason: "token_missing",
+			message: []string{"no security token", "reload"},
+		},
+		{
+			name: "stale token", host: "http://localhost:3000", cookie: tok, token: other, reason: "token_mismatch",
+			message: []string{"does not match", "reload the page"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			var msg string
+			fail := func(w http.ResponseWriter, _ *http.Request, status int, title, message string) {
+				msg = message
+				w.WriteHeader(status)
+			}
+			h := CSRF(NewSite(u, "", tt.forceSSL), nil, fail, slog.New(slog.NewTextHandler(&logs, nil)))(
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("the refused form reached the handler") }))
+			form := url.Values{}
+			if tt.token != "" {
+				form.Set(CSRFField, tt.token)
+			}
+			req := httptest.NewRequest("POST", tt.host+"/signin", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: CSRFCookie, Value: tt.cookie})
+			}
+			for k, v := range tt.hdr {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", rec.Code)
+			}
+			for _, want := range tt.message {
+				if !strings.Contains(strings.ToLower(msg), want) {
+					t.Errorf("message does not say %q:\n%s", want, msg)
+				}
+			}
+			line := logs.String()
+			if strings.Count(line, "\n") != 1 || !strings.Contains(line, "level=INFO") ||
+				!strings.Contains(line, "reason="+tt.reason) || !strings.Contains(line, "path=/signin") {
+				t.Errorf("log %q, want one info line with reason=%s and the path", line, tt.reason)
+			}
+			if o := tt.hdr["Origin"]; o != "" && !strings.Contains(line, "origin="+o) {
+				t.Errorf("log %q does not carry the Origin %s", line, o)
+			}
+			if strings.Contains(line, tok) || strings.Contains(line, other) {
+				t.Errorf("log carries a token value: %q", line)
+			}
+		})
 	}
 }

@@ -20,12 +20,15 @@ func CSP(formAction ...string) string {
 		"object-src 'none'; frame-ancestors 'none'; form-action " + fa + "; base-uri 'none'"
 }
 
+// HSTS is the Strict-Transport-Security value: one year, subdomains of
+// CLINCH_HOST's host included.
+const HSTS = "max-age=31536000; includeSubDomains"
+
 // SecurityHeaders sets the headers every response carries. A handler may
 // replace Content-Security-Policy (with CSP) before writing, for a page
 // whose form redirects to another origin.
 func SecurityHeaders(site Site) func(http.Handler) http.Handler {
 	csp := CSP()
-	https := site.Host != nil && site.Host.Scheme == "https"
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
@@ -34,10 +37,11 @@ func SecurityHeaders(site Site) func(http.Handler) http.Handler {
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			// HSTS over plain HTTP means nothing, and on localhost it would
-			// break every other dev server on the machine.
-			if https {
-				h.Set("Strict-Transport-Security", "max-age=31536000")
+			// Sent when CLINCH_HOST is https or FORCE_SSL says TLS ends at a
+			// proxy in front. Browsers ignore it over plain http, so a
+			// FORCE_SSL server reached on http://localhost does no harm.
+			if site.Secure {
+				h.Set("Strict-Transport-Security", HSTS)
 			}
 			next.ServeHTTP(w, r)
 		})

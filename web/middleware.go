@@ -93,6 +93,18 @@ func Logger(r *http.Request, l *slog.Logger) *slog.Logger {
 	return l
 }
 
+// ContextLogger is Logger for code that has the request's context but not
+// the request.
+func ContextLogger(ctx context.Context, l *slog.Logger) *slog.Logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	if id := RequestIDFrom(ctx); id != "" {
+		return l.With("request_id", id)
+	}
+	return l
+}
+
 // Recover turns a panic in a handler into a 500 page and a log line with
 // the stack. It logs method and path only: queries, headers and cookies may
 // carry tokens. fail may be nil (plain text).

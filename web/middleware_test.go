@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -99,11 +100,22 @@ func TestRecover_AfterWriteKeepsStatus(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	for _, tt := range []struct {
-		host string
-		hsts bool
-	}{{"http://localhost:3000", false}, {"https://auth.example.com", true}} {
+		host     string
+		forceSSL bool
+		hsts     bool
+	}{
+		{"http://localhost:3000", false, false},
+		{"http://192.0.2.2:3000", false, false},
+		{"https://auth.example.com", false, true},
+		// FORCE_SSL: TLS ends at a proxy in front, which Clinch cannot see.
+		{"http://auth.example.com", true, true},
+	} {
+		u, err := url.Parse(tt.host)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rec := httptest.NewRecorder()
-		SecurityHeaders(testSite(t, tt.host))(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		SecurityHeaders(NewSite(u, "", tt.forceSSL))(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		h := rec.Header()
 		csp := h.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
@@ -117,8 +129,8 @@ func TestSecurityHeaders(t *testing.T) {
 		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") == "" {
 			t.Errorf("headers %v", h)
 		}
-		if (h.Get("Strict-Transport-Security") != "") != tt.hsts {
-			t.Errorf("%s: HSTS %q", tt.host, h.Get("Strict-Transport-Security"))
+		if got := h.Get("Strict-Transport-Security"); (got != "") != tt.hsts || tt.hsts && got != "max-age=31536000; includeSubDomains" {
+			t.Errorf("%s FORCE_SSL=%v: HSTS %q, want it: %v", tt.host, tt.forceSSL, got, tt.hsts)
 		}
 	}
 }

@@ -19,10 +19,29 @@ const maxReturnURL = 4096
 // percent-encoded hosts. Scheme and host come back in lower case.
 //
 // It does not decide which hosts may be followed; callers compare the host
-// with CLINCH_HOST and the configured apps.
+// with CLINCH_HOST and the configured apps. CheckReturnURL is the same with
+// the reason for a refusal, for callers that log it.
 func ParseReturnURL(site Site, rd string) (*url.URL, bool) {
-	if rd == "" || len(rd) > maxReturnURL {
-		return nil, false
+	u, err := CheckReturnURL(site, rd)
+	return u, err == nil
+}
+
+// ReturnURLError says why a return URL was dropped. Reason is fit for a
+// log line; it never repeats the URL, whose query may carry a token.
+type ReturnURLError struct{ Reason string }
+
+func (e *ReturnURLError) Error() string { return "return URL dropped: " + e.Reason }
+
+func dropped(reason string) (*url.URL, error) { return nil, &ReturnURLError{Reason: reason} }
+
+// CheckReturnURL is ParseReturnURL with the reason: it returns a
+// *ReturnURLError when rd is refused.
+func CheckReturnURL(site Site, rd string) (*url.URL, error) {
+	if rd == "" {
+		return dropped("empty")
+	}
+	if len(rd) > maxReturnURL {
+		return dropped("longer than " + strconv.Itoa(maxReturnURL) + " bytes")
 	}
 	for i := 0; i < len(rd); i++ {
 		c := rd[i]
@@ -31,44 +50,46 @@ func ParseReturnURL(site Site, rd string) (*url.URL, bool) {
 		// any of these lets a URL mean one thing to Go and another to the
 		// browser, so none is allowed.
 		if c <= ' ' || c == 0x7f || c == '\\' {
-			return nil, false
+			return dropped("contains a space, control character or backslash")
 		}
 	}
 	if strings.HasPrefix(rd, "/") {
 		if strings.HasPrefix(rd, "//") {
-			return nil, false
+			return dropped("protocol-relative (starts with //)")
 		}
 		if site.Host == nil {
-			return nil, false
+			return dropped("relative, and CLINCH_HOST is unknown")
 		}
 		ref, err := url.Parse(rd)
 		if err != nil || ref.Scheme != "" || ref.Host != "" || ref.User != nil {
-			return nil, false
+			return dropped("not a valid path")
 		}
-		u := site.Host.ResolveReference(ref)
-		return clean(u)
+		return clean(site.Host.ResolveReference(ref))
 	}
 	u, err := url.Parse(rd)
 	if err != nil {
-		return nil, false
+		return dropped("not a valid URL")
 	}
 	return clean(u)
 }
 
 // clean checks an absolute URL and normalises its scheme and host.
-func clean(u *url.URL) (*url.URL, bool) {
+func clean(u *url.URL) (*url.URL, error) {
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" {
-		return nil, false
+		return dropped("not an http or https URL")
 	}
-	if u.Opaque != "" || u.User != nil || u.Host == "" {
-		return nil, false
+	if u.Opaque != "" || u.Host == "" {
+		return dropped("has no host")
+	}
+	if u.User != nil {
+		return dropped("has user info (user@host)")
 	}
 	// The raw query and fragment must not smuggle a backslash either
 	// (already refused above), and the host must be plain ASCII.
 	host := strings.ToLower(u.Host)
 	if !validHostPort(host) {
-		return nil, false
+		return dropped("host is not a plain ASCII host name or IP address with an optional port")
 	}
 	// "example.com." is "example.com"; one spelling keeps host comparisons
 	// by callers honest.
@@ -85,7 +106,7 @@ func clean(u *url.URL) (*url.URL, bool) {
 	out.Scheme = scheme
 	out.Host = host
 	out.User = nil
-	return &out, true
+	return &out, nil
 }
 
 // validHostPort accepts a DNS name or IP literal with an optional numeric

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -168,4 +169,42 @@ func FuzzParseReturnURL(f *testing.F) {
 			t.Fatalf("%q: %s does not round-trip (%v)", rd, s, err)
 		}
 	})
+}
+
+// A dropped return URL says why, for the log line, without repeating the
+// URL (its query may carry a token).
+func TestCheckReturnURL_SaysWhy(t *testing.T) {
+	site := testSite(t, "https://auth.example.com")
+	tests := []struct{ rd, reason string }{
+		{"", "empty"},
+		{"https://app.example.com/" + strings.Repeat("a", maxReturnURL), "longer than"},
+		{"https://app.example.com/a b?secret=1", "space, control character or backslash"},
+		{"/\\evil.com?secret=1", "space, control character or backslash"},
+		{"//evil.com/?secret=1", "protocol-relative"},
+		{"javascript:alert(1)//?secret=1", "not an http or https URL"},
+		{"https://ann@app.example.com/?secret=1", "user info"},
+		{"https://app.example.com:99999/?secret=1", "host is not a plain"},
+		{"https://app.example.com%zz/?secret=1", "not a valid URL"},
+		{"https:/app.example.com?secret=1", "has no host"},
+	}
+	for _, tt := range tests {
+		u, err := CheckReturnURL(site, tt.rd)
+		var re *ReturnURLError
+		if !errors.As(err, &re) || u != nil {
+			t.Errorf("CheckReturnURL(%q) = %v, %v; want a *ReturnURLError", tt.rd, u, err)
+			continue
+		}
+		if !strings.Contains(re.Reason, tt.reason) {
+			t.Errorf("CheckReturnURL(%q) reason %q, want %q", tt.rd, re.Reason, tt.reason)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("the reason repeats the URL: %q", err)
+		}
+		if _, ok := ParseReturnURL(site, tt.rd); ok {
+			t.Errorf("ParseReturnURL(%q) accepted what CheckReturnURL refused", tt.rd)
+		}
+	}
+	if u, err := CheckReturnURL(site, "/home?x=1"); err != nil || u.String() != "https://auth.example.com/home?x=1" {
+		t.Errorf("CheckReturnURL(/home?x=1) = %v, %v", u, err)
+	}
 }
