@@ -53,7 +53,8 @@ type stack struct {
 }
 
 // newStack starts Clinch at https://auth.clinch.test:PORT (Caddy's port,
-// reserved; Caddy itself starts in serve) and the echo app.
+// reserved; Caddy itself starts in serve, with docs/proxy/clinch.Caddyfile
+// for Clinch's site) and the echo app.
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	c := harness.NewCaddy(t, domain)
@@ -61,8 +62,13 @@ func newStack(t *testing.T) *stack {
 		"CLINCH_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 		"CLINCH_COOKIE_DOMAIN":   domain,
 	}}, c.URL("auth"))
-	st := &stack{t: t, caddy: c, clinch: s, echo: harness.Echo(t), env: map[string]string{}}
-	st.sites = append(st.sites, harness.CaddySite{Name: "auth", Body: harness.ReverseProxy(s.Addr)})
+	// Clinch's own site is docs/proxy/clinch.Caddyfile, as the README
+	// tells people to put Clinch behind Caddy.
+	st := &stack{t: t, caddy: c, clinch: s, echo: harness.Echo(t), env: map[string]string{
+		"CLINCH_SITE":     c.Host("auth"),
+		"CLINCH_UPSTREAM": s.Addr,
+	}}
+	st.sites = append(st.sites, harness.CaddySite{Name: "auth", Import: harness.DocsFile(t, "proxy/clinch.Caddyfile")})
 	return st
 }
 
@@ -108,8 +114,7 @@ func (st *stack) forwardAuthApp(name string) {
 func (st *stack) caddyForwardAuth() {
 	st.forwardAuthApp("app")
 	st.sites = append(st.sites, harness.CaddySite{Name: "app", Import: harness.DocsFile(st.t, "proxy/Caddyfile")})
-	st.env["APP_SITE"] = st.caddy.Host("app")
-	st.env["CLINCH_UPSTREAM"] = st.clinch.Addr
+	st.env["APP_SITE"] = st.caddy.Host("app") // CLINCH_UPSTREAM is set for Clinch's site
 	st.env["APP_UPSTREAM"] = strings.TrimPrefix(st.echo.URL, "http://")
 }
 
