@@ -72,14 +72,18 @@ func newStack(t *testing.T) *stack {
 	return st
 }
 
-// user creates an active user with a password, for test t (the stack's
-// or a subtest); the display name is the login capitalised. It returns
-// the email.
-func (st *stack) user(t *testing.T, login string) string {
+// user creates an active user with a password, in groups, for test t
+// (the stack's or a subtest); the display name is the login capitalised.
+// It returns the email.
+func (st *stack) user(t *testing.T, login string, groups ...string) string {
 	t.Helper()
 	email := login + "@example.com"
-	st.clinch.MustCLI(t, password, "user", "create", "--email", email, "--username", login,
-		"--name", strings.ToUpper(login[:1])+login[1:], "--password-stdin")
+	args := []string{"user", "create", "--email", email, "--username", login,
+		"--name", strings.ToUpper(login[:1]) + login[1:], "--password-stdin"}
+	for _, g := range groups {
+		args = append(args, "--group", g)
+	}
+	st.clinch.MustCLI(t, password, args...)
 	return email
 }
 

@@ -32,31 +32,35 @@ func (st *stack) oauth2Proxy(name string, flags ...string) *rp {
 	return r
 }
 
-// start runs oauth2-proxy with the flags the README gives for Clinch.
-func (st *stack) start(r *rp) {
+// start runs oauth2-proxy with the flags the README gives for Clinch,
+// and extra ones.
+func (st *stack) start(r *rp, extra ...string) {
 	st.t.Helper()
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		st.t.Fatal(err)
 	}
 	issuer := st.clinch.URL
-	harness.StartOAuth2Proxy(st.t, r.port, st.caddy.RootCA, []string{st.caddy.Host("auth")},
+	args := []string{
 		"--provider=oidc",
 		"--provider-display-name=Clinch",
-		"--oidc-issuer-url="+issuer,
-		"--client-id="+r.client.ID,
-		"--client-secret="+r.client.Secret,
-		"--redirect-url="+r.origin+"/oauth2/callback",
+		"--oidc-issuer-url=" + issuer,
+		"--client-id=" + r.client.ID,
+		"--client-secret=" + r.client.Secret,
+		"--redirect-url=" + r.origin + "/oauth2/callback",
 		"--code-challenge-method=S256",
 		"--scope=openid email profile offline_access groups",
 		"--skip-provider-button",
 		"--email-domain=*",
 		"--cookie-secure=true",
-		"--cookie-secret="+hex.EncodeToString(secret),
+		"--cookie-secret=" + hex.EncodeToString(secret),
 		"--reverse-proxy",
-		"--upstream="+st.echo.URL+"/",
-		"--backend-logout-url="+issuer+"/oauth/end_session?id_token_hint={id_token}",
-	)
+		"--upstream=" + st.echo.URL + "/",
+		"--backend-logout-url=" + issuer + "/oauth/end_session?id_token_hint={id_token}",
+		"--oidc-groups-claim=groups",
+		"--cookie-refresh=1m",
+	}
+	harness.StartOAuth2Proxy(st.t, r.port, st.caddy.RootCA, []string{st.caddy.Host("auth")}, append(args, extra...)...)
 }
 
 // OIDC sign-in through oauth2-proxy, as a person meets it: every flow
@@ -66,13 +70,14 @@ func TestOAuth2Proxy(t *testing.T) {
 	st.caddyForwardAuth()
 	withConsent := st.oauth2Proxy("rp")
 	skipConsent := st.oauth2Proxy("rp2", "--skip-consent")
+	st.clinch.MustCLI(t, "", "group", "create", "--name", "staff")
 	st.serve()
-	st.start(withConsent)
+	st.start(withConsent, "--allowed-group=staff")
 	st.start(skipConsent)
 	home := withConsent.origin + "/"
 
 	t.Run("consent Allow lands on the app, which knows the user", func(t *testing.T) {
-		st.user(t, "ann")
+		st.user(t, "ann", "staff")
 		tab := st.fresh(t)
 		tab.Open(home)
 		tab.Shot("allow-signin")
@@ -80,12 +85,26 @@ func TestOAuth2Proxy(t *testing.T) {
 		consentPage(tab, "after signing in")
 		tab.Shot("allow-consent")
 		tab.ClickAndWait(harness.Button("Allow"), home)
-		tab.See("Echo", "X-Forwarded-Email: ann@example.com")
+		tab.See("Echo", "X-Forwarded-Email: ann@example.com", "X-Forwarded-Groups: staff")
 		tab.Shot("allow-app")
 	})
 
+	t.Run("a user outside --allowed-group is kept out by oauth2-proxy", func(t *testing.T) {
+		st.user(t, "fay")
+		tab := st.fresh(t)
+		tab.Open(home)
+		signIn(tab, "fay", "")
+		consentPage(tab, "after signing in")
+		tab.ClickAndWait(harness.Button("Allow"), withConsent.origin+"/oauth2/callback")
+		tab.See("403", "Forbidden")
+		if strings.Contains(tab.Text(), "Echo") {
+			t.Fatalf("a user outside the allowed group reached the app:\n%s", tab.Text())
+		}
+		tab.Shot("allowed-group-refused")
+	})
+
 	t.Run("consent Deny ends at the app's access_denied and is not remembered", func(t *testing.T) {
-		st.user(t, "bob")
+		st.user(t, "bob", "staff")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "bob", "")
@@ -120,7 +139,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("remembered consent after the session ended needs only the password", func(t *testing.T) {
-		email := st.user(t, "dan")
+		email := st.user(t, "dan", "staff")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "dan", "")
@@ -143,7 +162,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("oauth2-proxy sign-out ends the Clinch session, so the ForwardAuth app asks for sign-in", func(t *testing.T) {
-		st.user(t, "eve")
+		st.user(t, "eve", "staff")
 		tab := st.fresh(t)
 		tab.Open(home)
 		signIn(tab, "eve", "")
