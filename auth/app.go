@@ -19,14 +19,19 @@ const (
 // App is an application behind Clinch: an OIDC client or a forward-auth
 // protected host.
 type App struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Slug          string            `json:"slug"`
-	Type          AppType           `json:"type"`
-	Active        bool              `json:"active"`
-	AllowedGroups []string          `json:"allowed_groups,omitempty"` // group names; none = every active user
-	Claims        json.RawMessage   `json:"claims,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
+	ID     string  `json:"id"`
+	Name   string  `json:"name"`
+	Slug   string  `json:"slug"`
+	Type   AppType `json:"type"`
+	Active bool    `json:"active"`
+	// AllowedGroupIDs are the ids of the groups whose members may use the
+	// app, sorted; none means every active user. Ids, not names, so a
+	// group deleted and made again under its old name is not allowed by
+	// its old entries. Every id names an existing group: deleting a group
+	// removes it here in the same transaction.
+	AllowedGroupIDs []string          `json:"allowed_group_ids,omitempty"`
+	Claims          json.RawMessage   `json:"claims,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
 
 	// LaunchURL is where the home page sends a person to open the app;
 	// forward_auth apps without one link to their domain.
@@ -56,9 +61,6 @@ type App struct {
 	GrantTypes           []string `json:"grant_types,omitempty"`
 	// AlwaysIssueRefresh issues a refresh token even without offline_access.
 	AlwaysIssueRefresh bool `json:"always_issue_refresh,omitempty"`
-	// ServiceGroupsApply makes allowed groups apply to client_credentials
-	// (off by default: the app itself is the principal then).
-	ServiceGroupsApply bool `json:"service_groups_apply,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -118,18 +120,18 @@ func DomainMatches(pattern, host string) bool {
 	return host == pattern
 }
 
-// Allows reports whether a user in the named groups may use the app: an app
-// with no allowed groups admits every active user; otherwise the user must
-// be in one of them. Inactive apps admit nobody.
-func (a *App) Allows(userGroups []string) bool {
+// Allows reports whether a member of the groups with the ids may use the
+// app: an app with no allowed groups admits every active user; otherwise
+// the user must be in one of them. Inactive apps admit nobody.
+func (a *App) Allows(groupIDs []string) bool {
 	if !a.Active {
 		return false
 	}
-	if len(a.AllowedGroups) == 0 {
+	if len(a.AllowedGroupIDs) == 0 {
 		return true
 	}
-	for _, g := range userGroups {
-		if slices.Contains(a.AllowedGroups, g) {
+	for _, id := range groupIDs {
+		if slices.Contains(a.AllowedGroupIDs, id) {
 			return true
 		}
 	}
@@ -140,8 +142,19 @@ func (a *App) Allows(userGroups []string) bool {
 // /api/verify, authorize, token refresh, userinfo and introspection alike:
 // the app is active, the user is active, and the user is in one of the
 // app's allowed groups (an app without any admits every active user).
-func CanUse(app *App, status Status, userGroups []string) bool {
-	return app != nil && status == StatusActive && app.Allows(userGroups)
+// groupIDs are the ids of the user's groups (GroupIDs of UserGroups), never
+// their names.
+func CanUse(app *App, status Status, groupIDs []string) bool {
+	return app != nil && status == StatusActive && app.Allows(groupIDs)
+}
+
+// GroupIDs returns the ids of the groups, in order, for CanUse.
+func GroupIDs(gs []*Group) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.ID
+	}
+	return out
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)

@@ -44,9 +44,11 @@ const (
 type AppInput struct {
 	Name string
 	// Slug defaults to Slugify(Name), made unique with a numeric suffix.
-	Slug          string
-	Type          AppType
-	Active        *bool // nil = active
+	Slug   string
+	Type   AppType
+	Active *bool // nil = active
+	// AllowedGroups are group names, looked up when the app is stored
+	// (App.AllowedGroupIDs keeps their ids); none = every active user.
 	AllowedGroups []string
 	Claims        string // JSON object
 	Metadata      map[string]string
@@ -70,7 +72,6 @@ type AppInput struct {
 	IDTokenTTL             time.Duration
 	GrantTypes             []string // nil = authorization_code, refresh_token
 	AlwaysIssueRefresh     bool
-	ServiceGroupsApply     bool
 }
 
 // CreateApp validates and stores a new application. For a confidential OIDC
@@ -80,15 +81,15 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 	now := s.now().UTC()
 	a := &App{
 		ID: NewID(), Name: in.Name, Slug: in.Slug, Type: in.Type, Active: true,
-		AllowedGroups: in.AllowedGroups, Metadata: in.Metadata,
-		Domain: in.Domain, Headers: in.Headers, AcceptTokensFrom: in.AcceptTokensFrom,
+		Metadata: in.Metadata,
+		Domain:   in.Domain, Headers: in.Headers, AcceptTokensFrom: in.AcceptTokensFrom,
 		ClientID: in.ClientID, Public: in.Public, SkipConsent: in.SkipConsent,
 		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: in.BackchannelLogoutURI, LaunchURL: in.LaunchURL,
 		AccessTokenTTL: Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
 		IDTokenTTL: Duration(in.IDTokenTTL), GrantTypes: in.GrantTypes,
-		AlwaysIssueRefresh: in.AlwaysIssueRefresh, ServiceGroupsApply: in.ServiceGroupsApply,
-		CreatedAt: now, UpdatedAt: now,
+		AlwaysIssueRefresh: in.AlwaysIssueRefresh,
+		CreatedAt:          now, UpdatedAt: now,
 	}
 	if in.Active != nil {
 		a.Active = *in.Active
@@ -117,7 +118,15 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 			a.SecretHash = []byte(hash)
 		}
 	}
+	slug := a.Slug
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		// A conflicting transaction runs again: start from the input.
+		a.Slug = slug
+		ids, err := s.groupIDsByName(t, in.AllowedGroups)
+		if err != nil {
+			return err
+		}
+		a.AllowedGroupIDs = ids
 		if generatedSlug {
 			if err := s.uniqueSlug(t, a); err != nil {
 				return err
@@ -191,24 +200,17 @@ func (s *Service) validateApp(t *kv.Txn, a *App) error {
 	if !slugRE.MatchString(a.Slug) {
 		return invalid("slug", "may contain only lower-case letters, digits and '-' (up to 64, not starting or ending with '-')")
 	}
-	groups := make([]string, 0, len(a.AllowedGroups))
-	for _, g := range a.AllowedGroups {
-		n, err := NormalizeGroupName(g)
-		if err != nil {
-			return invalid("group", fmt.Sprintf("%q is not a valid group name", g))
-		}
-		if _, err := s.groups.GetBy(t, kv.PrefixGroupByName, n); err != nil {
+	for _, id := range a.AllowedGroupIDs {
+		if _, err := s.groups.Get(t, id); err != nil {
 			if errors.Is(err, kv.ErrNotFound) {
-				return invalid("group", fmt.Sprintf("%q does not exist; create it first", n))
+				return invalid("group", "an allowed group no longer exists; choose the groups again")
 			}
 			return err
 		}
-		groups = append(groups, n)
 	}
-	slices.Sort(groups)
-	a.AllowedGroups = slices.Compact(groups)
-	if len(a.AllowedGroups) == 0 {
-		a.AllowedGroups = nil
+	a.AllowedGroupIDs = slices.Compact(slices.Sorted(slices.Values(a.AllowedGroupIDs)))
+	if len(a.AllowedGroupIDs) == 0 {
+		a.AllowedGroupIDs = nil
 	}
 	for k, v := range a.Metadata {
 		if k == "" || hasControl(k) || hasControl(v) || len(k) > 100 || len(v) > 1000 {
@@ -489,7 +491,7 @@ func (s *Service) UpdateApp(ctx context.Context, slug string, fn func(*App) erro
 // leaves nothing changed in memory either.
 func cloneApp(a *App) *App {
 	c := *a
-	c.AllowedGroups = slices.Clone(a.AllowedGroups)
+	c.AllowedGroupIDs = slices.Clone(a.AllowedGroupIDs)
 	c.AcceptTokensFrom = slices.Clone(a.AcceptTokensFrom)
 	c.Claims = slices.Clone(a.Claims)
 	if a.Metadata != nil {

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +58,8 @@ func fwdInput(name, domain string) auth.AppInput {
 func TestCreateApp_ForwardAuth(t *testing.T) {
 	ctx := context.Background()
 	f := newAppsFixture(t)
-	if _, err := f.svc.CreateGroup(ctx, "media", "", ""); err != nil {
+	media, err := f.svc.CreateGroup(ctx, "media", "", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.changes()
@@ -74,8 +76,8 @@ func TestCreateApp_ForwardAuth(t *testing.T) {
 	if a.Slug != "my-metube" || a.Domain != "metube.example.com" || !a.Active {
 		t.Errorf("got slug %q domain %q active %v", a.Slug, a.Domain, a.Active)
 	}
-	if len(a.AllowedGroups) != 1 || a.AllowedGroups[0] != "media" {
-		t.Errorf("allowed groups = %v, want [media]", a.AllowedGroups)
+	if len(a.AllowedGroupIDs) != 1 || a.AllowedGroupIDs[0] != media.ID {
+		t.Errorf("allowed groups = %v, want [%s] (media's id)", a.AllowedGroupIDs, media.ID)
 	}
 	if h := a.EffectiveHeaders(); h != auth.DefaultHeaders() {
 		t.Errorf("headers = %+v", h)
@@ -247,7 +249,8 @@ func TestCreateApp_OIDC(t *testing.T) {
 func TestUpdateApp(t *testing.T) {
 	ctx := context.Background()
 	f := newAppsFixture(t)
-	if _, err := f.svc.CreateGroup(ctx, "admins", "", ""); err != nil {
+	admins, err := f.svc.CreateGroup(ctx, "admins", "", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	a, _, err := f.svc.CreateApp(ctx, fwdInput("Wiki", "wiki.example.com"))
@@ -258,7 +261,7 @@ func TestUpdateApp(t *testing.T) {
 	f.advance(time.Minute)
 	u, err := f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error {
 		a.Domain = "*.Wiki.example.com"
-		a.AllowedGroups = []string{"admins"}
+		a.AllowedGroupIDs = []string{admins.ID}
 		a.Active = false
 		return nil
 	})
@@ -274,7 +277,7 @@ func TestUpdateApp(t *testing.T) {
 	// A failing validation writes nothing.
 	_, err = f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error {
 		a.Name = "renamed"
-		a.AllowedGroups = append(a.AllowedGroups, "ghosts")
+		a.AllowedGroupIDs = append(a.AllowedGroupIDs, "ghosts")
 		return nil
 	})
 	if !errors.Is(err, auth.ErrInvalid) {
@@ -439,5 +442,17 @@ func TestDeleteUser_DeletesTheirAPIKeys(t *testing.T) {
 	}
 	if _, err := f.svc.APIKeyByToken(ctx, tok); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("deleted user's key: %v", err)
+	}
+}
+
+// ServiceGroupsApply was stored and never read, so an admin who set it
+// believed client_credentials honoured the app's groups when nothing did.
+// It is gone from the types; the schema 2 migration drops it from stored
+// apps (kv's TestMigration_AppAllowlistsByGroupID).
+func TestApp_ServiceGroupsApplyIsGone(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[auth.App](), reflect.TypeFor[auth.AppInput]()} {
+		if _, ok := typ.FieldByName("ServiceGroupsApply"); ok {
+			t.Errorf("%s still has ServiceGroupsApply, which nothing reads", typ)
+		}
 	}
 }

@@ -13,8 +13,12 @@ var (
 	ErrInvalid            = errors.New("invalid input")
 	ErrConflict           = errors.New("already exists")
 	ErrRateLimited        = errors.New("too many attempts")
-	ErrSetupDone          = errors.New("first-run setup is already done")
-	ErrLastAdmin          = errors.New("cannot remove the last active admin")
+	// ErrLoginTooLong: a sign-in's login is longer than MaxLoginLen bytes
+	// (a password typed into the login box, say). Authenticate's error for
+	// it matches ErrInvalidCredentials too.
+	ErrLoginTooLong = errors.New("the email or username is longer than 254 bytes")
+	ErrSetupDone    = errors.New("first-run setup is already done")
+	ErrLastAdmin    = errors.New("cannot remove the last active admin")
 )
 
 // InvalidError says which field is wrong and why. It matches ErrInvalid.

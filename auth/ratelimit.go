@@ -2,56 +2,70 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/clinchsso/clinch/kv"
 )
 
-// limit is a fixed-window counter kept in the store with a TTL, so it
-// survives restarts and needs no sweeper.
-type limit struct {
-	name   string
-	max    uint32
-	window time.Duration
+// Sign-in limits.
+//
+// Per client address: IPAttempts attempts per fixed IPWindow, success or
+// not, so one address cannot spray passwords across many accounts.
+//
+// Per account: a progressive delay rather than a lockout, since anyone who
+// knows a login could trigger a lockout. An account absorbs
+// AccountFreeFailures failed attempts in a row; after that each further
+// attempt must wait AccountFirstDelay, doubling each time up to
+// AccountMaxDelay, and one that comes early is refused with the time left.
+// A successful sign-in forgets the failures, and so does AccountWindow
+// without an attempt. Every attempt is counted as a failure before bcrypt
+// runs, in the transaction that checks the delay, so concurrent attempts
+// cannot slip past the check; a success then clears the count.
+//
+// An account is its user id whichever login named it (email or username),
+// or the normalised login itself for unknown users, so unknown logins are
+// limited exactly like known ones. Every counter is stored under an HMAC
+// of its subject: neither a login (perhaps a password typed into the wrong
+// box) nor an address is ever written to the store.
+const (
+	IPAttempts = 20
+	IPWindow   = 3 * time.Minute
+
+	AccountFreeFailures = 10
+	AccountFirstDelay   = 30 * time.Second
+	AccountMaxDelay     = 15 * time.Minute
+	AccountWindow       = time.Hour
+)
+
+// Rate-limit scopes, as RateLimitError.Scope reports them.
+const (
+	ScopeIP      = "ip"
+	ScopeAccount = "account"
+)
+
+// busyRetry is how long a caller is asked to wait when a counter could not
+// be updated for contention: the attempt is refused (fail closed), never
+// let through uncounted.
+const busyRetry = time.Second
+
+// limitKey is where the counter of a subject lives: the scope, then a MAC
+// of the subject under a key derived for rate limits. extra (a window
+// start) goes between them.
+func (s *Service) limitKey(scope, extra, subject string) []byte {
+	mac := s.secrets.MAC("ratelimit/"+scope, []byte(subject))
+	return kv.PrefixRateLimit.Key(scope + "/" + extra + base64.RawURLEncoding.EncodeToString(mac))
 }
 
-func (l limit) key(subject string, now time.Time) ([]byte, time.Time) {
-	start := now.Truncate(l.window)
-	k := kv.PrefixRateLimit.Key(l.name + "/" + start.UTC().Format("20060102T150405") + "/" + subject)
-	return k, start.Add(l.window)
-}
-
-// check fails when the subject has used up the window, without counting.
-func (s *Service) check(ctx context.Context, l limit, subject string, now time.Time) error {
-	k, end := l.key(subject, now)
-	var n uint32
-	err := s.store.View(ctx, func(t *kv.Txn) error {
-		b, err := t.Get(k)
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(b) == 4 {
-			n = binary.BigEndian.Uint32(b)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if n >= l.max {
-		return &RateLimitError{RetryAfter: end.Sub(now), Scope: l.name}
-	}
-	return nil
-}
-
-// hit counts one event and fails when it is over the limit.
-func (s *Service) hit(ctx context.Context, l limit, subject string, now time.Time) error {
-	k, end := l.key(subject, now)
+// hitIP counts one attempt from the address in the current fixed window and
+// fails when the window's attempts are used up.
+func (s *Service) hitIP(ctx context.Context, ip string, now time.Time) error {
+	start := now.Truncate(IPWindow)
+	end := start.Add(IPWindow)
+	k := s.limitKey(ScopeIP, start.UTC().Format("20060102T150405")+"/", ip)
 	var n uint32
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		b, err := t.Get(k)
@@ -62,19 +76,114 @@ func (s *Service) hit(ctx context.Context, l limit, subject string, now time.Tim
 		if len(b) == 4 {
 			n = binary.BigEndian.Uint32(b)
 		}
-		if n > l.max {
+		if n > IPAttempts {
 			return nil // already over; no need to write again
 		}
 		n++
-		var v [4]byte
-		binary.BigEndian.PutUint32(v[:], n)
-		return t.Set(k, v[:], end.Sub(now))
+		return t.Set(k, binary.BigEndian.AppendUint32(nil, n), end.Sub(now))
 	})
-	if err != nil {
-		return err
+	if errors.Is(err, kv.ErrTxnConflict) {
+		return &RateLimitError{RetryAfter: busyRetry, Scope: ScopeIP}
 	}
-	if n > l.max {
-		return &RateLimitError{RetryAfter: end.Sub(now), Scope: l.name}
+	if err != nil {
+		return fmt.Errorf("sign-in address limit: %w", err)
+	}
+	if n > IPAttempts {
+		return &RateLimitError{RetryAfter: end.Sub(now), Scope: ScopeIP}
 	}
 	return nil
+}
+
+// attempts is an account's sign-in state: failures in a row (attempts in
+// flight included) and the earliest time of the next attempt.
+type attempts struct {
+	failures  uint32
+	notBefore time.Time
+}
+
+func (a attempts) encode() []byte {
+	var ns int64
+	if !a.notBefore.IsZero() {
+		ns = a.notBefore.UnixNano()
+	}
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 12), a.failures)
+	return binary.BigEndian.AppendUint64(b, uint64(ns))
+}
+
+func decodeAttempts(b []byte) attempts {
+	if len(b) != 12 {
+		return attempts{}
+	}
+	a := attempts{failures: binary.BigEndian.Uint32(b)}
+	if ns := int64(binary.BigEndian.Uint64(b[4:])); ns != 0 {
+		a.notBefore = time.Unix(0, ns)
+	}
+	return a
+}
+
+// accountDelay is how long the attempt after the n-th failure in a row must
+// wait: nothing within the free failures, then AccountFirstDelay doubling
+// up to AccountMaxDelay.
+func accountDelay(n uint32) time.Duration {
+	if n < AccountFreeFailures {
+		return 0
+	}
+	d := AccountFirstDelay
+	for i := uint32(AccountFreeFailures); i < n && d < AccountMaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, AccountMaxDelay)
+}
+
+// accountSubject is what an account's counter is keyed by: the user id, or
+// the normalised login when no user has it.
+func accountSubject(u *User, login string) string {
+	if u != nil {
+		return "user:" + u.ID
+	}
+	return "login:" + login
+}
+
+// reserveAttempt checks the account's delay and, when the attempt may go
+// ahead, counts it as a failure, in one transaction. Call it before
+// comparing the password; a success calls clearAttempts.
+func (s *Service) reserveAttempt(ctx context.Context, subject string, now time.Time) error {
+	k := s.limitKey(ScopeAccount, "", subject)
+	var wait time.Duration
+	err := s.store.Update(ctx, func(t *kv.Txn) error {
+		b, err := t.Get(k)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		a := decodeAttempts(b)
+		if wait = a.notBefore.Sub(now); wait > 0 {
+			return nil
+		}
+		a.failures++
+		// Within the free failures there is no time to keep: a concurrent
+		// attempt whose clock read a little earlier must not see one.
+		a.notBefore = time.Time{}
+		if d := accountDelay(a.failures); d > 0 {
+			a.notBefore = now.Add(d)
+		}
+		return t.Set(k, a.encode(), AccountWindow)
+	})
+	if errors.Is(err, kv.ErrTxnConflict) {
+		return &RateLimitError{RetryAfter: busyRetry, Scope: ScopeAccount}
+	}
+	if err != nil {
+		return fmt.Errorf("sign-in account limit: %w", err)
+	}
+	if wait > 0 {
+		return &RateLimitError{RetryAfter: wait, Scope: ScopeAccount}
+	}
+	return nil
+}
+
+// clearAttempts forgets an account's failures after a successful sign-in.
+// The delete reads nothing, so it never conflicts.
+func (s *Service) clearAttempts(ctx context.Context, subject string) error {
+	return s.store.Update(ctx, func(t *kv.Txn) error {
+		return t.Delete(s.limitKey(ScopeAccount, "", subject))
+	})
 }

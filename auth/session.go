@@ -3,10 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/clinchsso/clinch/kv"
 )
@@ -33,65 +30,13 @@ type Session struct {
 	LastActiveAt time.Time `json:"last_active_at"`
 }
 
-// SignIn is the input to Authenticate.
-type SignIn struct {
-	Login     string // email or username
-	Password  string
-	IP        string
-	UserAgent string
-	Remember  bool
-}
-
-// Rate limits on sign-in.
-var (
-	ipLimit      = limit{name: "ip", max: 20, window: 3 * time.Minute}
-	accountLimit = limit{name: "account", max: 10, window: time.Hour}
-)
-
-// Authenticate checks a password sign-in and, when it is right, starts a
-// session. It returns the session's cookie token. Unknown logins, disabled
-// accounts and wrong passwords are one error (ErrInvalidCredentials), and
-// each costs one bcrypt comparison.
-func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session, string, error) {
-	now := s.now()
-	// Every attempt counts against the client IP, success or not, so a
-	// single address cannot spray passwords across many accounts.
-	if err := s.hit(ctx, ipLimit, in.IP, now); err != nil {
-		return nil, nil, "", err
-	}
-	login := strings.ToLower(strings.TrimSpace(in.Login))
-	if err := s.check(ctx, accountLimit, login, now); err != nil {
-		return nil, nil, "", err
-	}
-	var u *User
-	err := s.store.View(ctx, func(t *kv.Txn) error {
-		var err error
-		u, err = s.userByLogin(t, login)
-		return err
-	})
-	if err != nil && !errors.Is(err, kv.ErrNotFound) {
-		return nil, nil, "", err
-	}
-	hash := s.dummyHash()
-	if u != nil && len(u.PasswordHash) > 0 {
-		hash = u.PasswordHash
-	}
-	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(in.Password))
-	if u == nil || pwErr != nil || u.Status != StatusActive || len(in.Password) > MaxPasswordLen {
-		if err := s.hit(ctx, accountLimit, login, now); err != nil && !errors.Is(err, ErrRateLimited) {
-			return nil, nil, "", err
-		}
-		return nil, nil, "", ErrInvalidCredentials
-	}
-	sess, token, err := s.StartSession(ctx, u, in.IP, in.UserAgent, in.Remember, "1", []string{"pwd"})
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return u, sess, token, nil
-}
-
-// StartSession creates a session for a user who has proved who they are.
+// StartSession creates a session for a user who has proved who they are,
+// and records the sign-in on the user.
 func (s *Service) StartSession(ctx context.Context, u *User, ip, ua string, remember bool, acr string, amr []string) (*Session, string, error) {
+	return s.startSession(ctx, u, ip, ua, remember, acr, amr, nil)
+}
+
+func (s *Service) startSession(ctx context.Context, u *User, ip, ua string, remember bool, acr string, amr []string, rh *rehash) (*Session, string, error) {
 	now := s.now().UTC()
 	token, id := s.secrets.NewToken(PrefixSessionToken)
 	ttl := SessionTTL
@@ -106,22 +51,21 @@ func (s *Service) StartSession(ctx context.Context, u *User, ip, ua string, reme
 		Remember: remember, ACR: acr, AMR: amr,
 		CreatedAt: now, ExpiresAt: now.Add(ttl), LastActiveAt: now,
 	}
+	// The session's keys are its own, so concurrent sign-ins of one user
+	// never conflict here. The user record, which they all change, is
+	// written apart and after, so a contended or failed write of it cannot
+	// fail the sign-in.
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		if err := s.sessions.Put(t, sess, ttl); err != nil {
 			return err
 		}
-		if err := t.Set(kv.PrefixSessionByUser.Key(u.ID+"/"+id), nil, ttl); err != nil {
-			return err
-		}
-		cur, err := s.users.Get(t, u.ID)
-		if err != nil {
-			return mapKV(err, "user")
-		}
-		cur.LastSignInAt = now
-		return s.users.Put(t, cur, 0)
+		return t.Set(kv.PrefixSessionByUser.Key(u.ID+"/"+id), nil, ttl)
 	})
 	if err != nil {
 		return nil, "", err
+	}
+	if err := s.recordSignIn(ctx, u.ID, now, rh); err != nil {
+		s.log.Warn("auth: sign-in not recorded on the user", "user_id", u.ID, "err", err)
 	}
 	return sess, token, nil
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -46,34 +47,55 @@ type AppJSON struct {
 	UpdatedAt              time.Time          `json:"updated_at"`
 }
 
-// appSlugs maps app ids to slugs, for showing references by name.
-func appSlugs(ctx context.Context, env *Env) map[string]string {
-	m := map[string]string{}
-	apps, err := env.Auth.Apps(ctx)
-	if err != nil {
-		return m
-	}
-	for _, a := range apps {
-		m[a.ID] = a.Slug
-	}
-	return m
+// refs name what apps refer to by id: app ids to slugs, group ids to
+// names.
+type refs struct {
+	slugs, groups map[string]string
 }
 
-func appJSON(a *auth.App, secret string, slugs map[string]string) AppJSON {
+// appRefs reads the names for showing references; a failed read shows
+// fewer names, never an error.
+func appRefs(ctx context.Context, env *Env) refs {
+	r := refs{slugs: map[string]string{}, groups: map[string]string{}}
+	if apps, err := env.Auth.Apps(ctx); err == nil {
+		for _, a := range apps {
+			r.slugs[a.ID] = a.Slug
+		}
+	}
+	if gs, err := env.Auth.GroupNames(ctx); err == nil {
+		r.groups = gs
+	}
+	return r
+}
+
+// groupNames are the names of the allowed groups, sorted. An id without a
+// group (there should be none) shows as itself rather than vanish, so a
+// list never looks more open than the app is.
+func (r refs) groupNames(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := r.groups[id]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func appJSON(a *auth.App, secret string, r refs) AppJSON {
 	j := AppJSON{
 		ID: a.ID, Name: a.Name, Slug: a.Slug, Type: a.Type, Active: a.Active,
-		AllowedGroups: a.AllowedGroups, Claims: a.Claims, Metadata: a.Metadata,
+		AllowedGroups: r.groupNames(a.AllowedGroupIDs), Claims: a.Claims, Metadata: a.Metadata,
 		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
 		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL,
 		RequirePKCE: a.RequirePKCE, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
-	if j.AllowedGroups == nil {
-		j.AllowedGroups = []string{}
-	}
 	for _, id := range a.AcceptTokensFrom {
-		if slug, ok := slugs[id]; ok {
+		if slug, ok := r.slugs[id]; ok {
 			j.AcceptTokensFrom = append(j.AcceptTokensFrom, slug)
 		}
 	}
@@ -267,7 +289,7 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, secret, appSlugs(ctx, env)))
+		return writeJSON(out, appJSON(a, secret, appRefs(ctx, env)))
 	}
 	switch a.Type {
 	case auth.AppForwardAuth:
@@ -291,14 +313,11 @@ func appList(ctx context.Context, env *Env, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
+	r := appRefs(ctx, env)
 	if *asJSON {
 		js := make([]AppJSON, 0, len(apps))
-		slugs := map[string]string{}
 		for _, a := range apps {
-			slugs[a.ID] = a.Slug
-		}
-		for _, a := range apps {
-			js = append(js, appJSON(a, "", slugs))
+			js = append(js, appJSON(a, "", r))
 		}
 		return writeJSON(out, js)
 	}
@@ -310,8 +329,8 @@ func appList(ctx context.Context, env *Env, args []string, out io.Writer) error 
 			where = a.ClientID
 		}
 		groups := "(everyone)"
-		if len(a.AllowedGroups) > 0 {
-			groups = strings.Join(a.AllowedGroups, ",")
+		if len(a.AllowedGroupIDs) > 0 {
+			groups = strings.Join(r.groupNames(a.AllowedGroupIDs), ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", a.Slug, a.Type, a.Active, where, groups, a.Name)
 	}
@@ -347,6 +366,13 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 			ttls[name] = d
 		}
 	}
+	var groups []string
+	if set["group"] {
+		var err error
+		if groups, err = env.Auth.GroupIDsByName(ctx, f.groups); err != nil {
+			return err
+		}
+	}
 	var accept []string
 	if set["accept-tokens-from"] {
 		var err error
@@ -375,10 +401,10 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 			a.Claims = c
 		}
 		if set["group"] {
-			a.AllowedGroups = f.groups
+			a.AllowedGroupIDs = groups
 		}
 		if *noGroups {
-			a.AllowedGroups = nil
+			a.AllowedGroupIDs = nil
 		}
 		if set["header"] {
 			h, err := parseHeaders(a.EffectiveHeaders(), f.headers)
@@ -433,7 +459,7 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, "", appSlugs(ctx, env)))
+		return writeJSON(out, appJSON(a, "", appRefs(ctx, env)))
 	}
 	_, err = fmt.Fprintf(out, "updated app %s\n", a.Slug)
 	return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -145,9 +146,17 @@ func groupDelete(ctx context.Context, env *Env, args []string, out io.Writer) er
 	if *name == "" {
 		return usagef("--name is required")
 	}
-	if err := env.Auth.DeleteGroup(ctx, *name); err != nil {
+	del, err := env.Auth.DeleteGroup(ctx, *name)
+	if err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(out, "deleted group %s\n", *name)
-	return err
+	fmt.Fprintf(out, "deleted group %s\n", del.Group.Name)
+	if len(del.Apps) > 0 {
+		fmt.Fprintf(out, "no longer allowed at: %s\n", strings.Join(del.Apps, ", "))
+	}
+	for _, slug := range del.Deactivated {
+		fmt.Fprintf(out, "app %s allowed no other group and is now inactive (it admits nobody); to reopen it, give it groups:\n"+
+			"  clinch app update --slug %s --group GROUP --active=true\n", slug, slug)
+	}
+	return nil
 }

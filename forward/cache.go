@@ -43,7 +43,7 @@ func (c *cred) valid(now time.Time) bool { return c.expires.IsZero() || now.Befo
 type identity struct {
 	id     string
 	status auth.Status
-	groups []string // names, sorted
+	groups []string // ids, for auth.CanUse
 	// Header values, each a ready []string so a response allocates none.
 	login  []string // Remote-User
 	email  []string // Remote-Email
@@ -61,7 +61,7 @@ func newIdentity(u *auth.User, groups []*auth.Group) *identity {
 	}
 	var b strings.Builder
 	for _, g := range groups {
-		id.groups = append(id.groups, g.Name)
+		id.groups = append(id.groups, g.ID)
 		n := strings.ReplaceAll(headerValue(g.Name), ",", "")
 		if n == "" {
 			continue

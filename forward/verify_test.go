@@ -456,7 +456,7 @@ func TestVerify_Eviction(t *testing.T) {
 		}, 401},
 		{"delete user", func(f *fixture, _ *auth.Session) error { return f.svc.DeleteUser(ctx, "ann@example.com") }, 401},
 		{"removed from group", func(f *fixture, _ *auth.Session) error { return f.svc.RemoveFromGroup(ctx, "staff", "ann@example.com") }, 403},
-		{"group deleted", func(f *fixture, _ *auth.Session) error { return f.svc.DeleteGroup(ctx, "staff") }, 403},
+		{"group deleted", func(f *fixture, _ *auth.Session) error { _, err := f.svc.DeleteGroup(ctx, "staff"); return err }, 403},
 		{"app deactivated", func(f *fixture, _ *auth.Session) error {
 			_, err := f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error { a.Active = false; return nil })
 			return err
@@ -729,7 +729,7 @@ func TestReturnTo_OpenRedirect(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	app := &fwdApp{App: &auth.App{ID: "w", Slug: "wiki", Active: true, AllowedGroups: []string{"staff"}}}
+	app := &fwdApp{App: &auth.App{ID: "w", Slug: "wiki", Active: true, AllowedGroupIDs: []string{"staff"}}}
 	open := &fwdApp{App: &auth.App{ID: "o", Slug: "open", Active: true}}
 	inactive := &fwdApp{App: &auth.App{ID: "i", Slug: "old", Active: false}}
 	app.AcceptTokensFrom = []string{"c1"}
@@ -737,7 +737,7 @@ func TestDecide(t *testing.T) {
 	other := &identity{id: "u2", status: auth.StatusActive, groups: []string{"misc"}}
 	disabled := &identity{id: "u3", status: auth.StatusDisabled, groups: []string{"staff"}}
 	client := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true}
-	staffClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true, AllowedGroups: []string{"admins"}}
+	staffClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true, AllowedGroupIDs: []string{"admins"}}
 	offClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: false}
 	sess := &cred{kind: credSession, userID: "u1"}
 	keyW := &cred{kind: credAPIKey, appID: "w", userID: "u1"}

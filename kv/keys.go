@@ -9,7 +9,7 @@ package kv
 
 // SchemaVersion is the version of the key layout and record encoding. Bump it
 // together with a Migration in migrations.go.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Prefix is a key prefix. It always ends in '/'.
 type Prefix string
@@ -25,7 +25,7 @@ const (
 	PrefixSession         Prefix = "session/"          // HMAC(token) → auth.Session, TTL
 	PrefixSessionByUser   Prefix = "idx/session/user/" // user id/HMAC → nothing, TTL
 	PrefixRateLimit       Prefix = "ratelimit/"        // bucket → counter, TTL
-	PrefixApp             Prefix = "app/"              // app id → auth.App
+	PrefixApp             Prefix = "app/"              // app id → auth.App (allowlist by group id since schema 2)
 	PrefixAppBySlug       Prefix = "idx/app/slug/"
 	PrefixAppByClientID   Prefix = "idx/app/client/"
 	PrefixAPIKey          Prefix = "apikey/"     // HMAC(key) → auth.APIKey (TTL when it expires)

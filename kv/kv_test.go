@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,5 +215,44 @@ func TestOpen_RefusesNewerSchema(t *testing.T) {
 	if s, err := kv.Open(ctx, dir, kv.Options{}); err == nil {
 		s.Close()
 		t.Fatal("opening a store from a newer schema succeeded")
+	}
+}
+
+// Transactions that read and write one key at once conflict; Update runs
+// them again, so every increment lands and none fails.
+func TestUpdate_ConflictingTransactionsAreRetried(t *testing.T) {
+	ctx := context.Background()
+	s := kvtest.Open(t)
+	key := []byte("counter/x")
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx *kv.Txn) error {
+				b, err := tx.Get(key)
+				if err != nil && !errors.Is(err, kv.ErrNotFound) {
+					return err
+				}
+				v := 0
+				if b != nil {
+					v, _ = strconv.Atoi(string(b))
+				}
+				return tx.Set(key, []byte(strconv.Itoa(v+1)), time.Hour)
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("increment %d = %v", i, err)
+		}
+	}
+	var got []byte
+	if err := s.View(ctx, func(tx *kv.Txn) error { var err error; got, err = tx.Get(key); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != strconv.Itoa(n) {
+		t.Fatalf("counter = %s, want %d", got, n)
 	}
 }

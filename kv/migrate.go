@@ -16,10 +16,6 @@ type Migration struct {
 	Run  func(*Txn) error
 }
 
-// migrations is the ordered list applied at start-up. Version 1 is the first
-// layout; there is nothing to migrate yet.
-var migrations = []Migration{}
-
 var schemaKey = PrefixMeta.Key("schema")
 
 // SchemaVersionOf reads the stored schema version; 0 means a fresh store.

@@ -12,6 +12,10 @@ func TestMigrate_RunsPendingStepsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// A store as schema 1 left it.
+	if err := s.Update(ctx, func(tx *Txn) error { return tx.Set(schemaKey, []byte("1"), 0) }); err != nil {
+		t.Fatal(err)
+	}
 	runs := map[int]int{}
 	migs := []Migration{
 		{From: 1, Name: "one", Run: func(tx *Txn) error { runs[1]++; return tx.Set([]byte("m/1"), []byte("x"), 0) }},

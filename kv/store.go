@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,35 @@ var (
 	ErrLocked   = errors.New("kv: data directory is in use by another process")
 	ErrNotEmpty = errors.New("kv: restore target is not empty")
 	ErrClosed   = errors.New("kv: store is closed")
+	// ErrTxnConflict: concurrent transactions kept changing what this one
+	// read, through every retry. Nothing was written; it is safe to try
+	// again later.
+	ErrTxnConflict = errors.New("kv: transaction kept conflicting with concurrent writes")
 )
+
+// Retries of a conflicting transaction: up to maxCommitAttempts runs, each
+// after a random pause below min(2^attempt, 64) ms. Thirty contenders on
+// one key all get through well within the limit.
+const (
+	maxCommitAttempts = 20
+	maxRetryDelay     = 64 * time.Millisecond
+)
+
+func retryDelay(attempt int) time.Duration {
+	ceil := min(time.Millisecond<<min(attempt, 16), maxRetryDelay)
+	return rand.N(ceil) + 1
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Options tune the store. The zero value is right for a small server.
 type Options struct {
@@ -94,7 +123,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	s := &Store{db: db, dir: dir}
 	migs := o.Migrations
 	if migs == nil {
-		migs = migrations
+		migs = migrations()
 	}
 	if err := s.migrate(ctx, migs, SchemaVersion); err != nil {
 		db.Close()
@@ -141,6 +170,13 @@ func (s *Store) View(ctx context.Context, fn func(*Txn) error) error {
 // error nothing is written. When the transaction wrote anything durable (a
 // record without TTL, or a delete), Update returns only after the write is
 // synced to disk, so "ok" means it survives a crash.
+//
+// A transaction that read a key another one changed before it committed
+// conflicts; Update then runs fn again on fresh reads, after a short random
+// pause so the contenders spread out. fn must therefore have no effects
+// outside the transaction other than setting its results. When the
+// conflicts go on for maxCommitAttempts runs, Update gives up with an error
+// matching ErrTxnConflict, having written nothing.
 func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -148,7 +184,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 	if s.db.IsClosed() {
 		return ErrClosed
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		t := &Txn{t: s.db.NewTransaction(true), write: true}
 		err := fn(t)
 		if err != nil {
@@ -156,7 +192,13 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 			return err
 		}
 		err = t.t.Commit()
-		if errors.Is(err, badger.ErrConflict) && attempt < 5 {
+		if errors.Is(err, badger.ErrConflict) {
+			if attempt == maxCommitAttempts {
+				return fmt.Errorf("%w (%d attempts)", ErrTxnConflict, attempt)
+			}
+			if err := sleep(ctx, retryDelay(attempt)); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {

@@ -418,7 +418,7 @@ func (p *Provider) canUse(ctx context.Context, app *auth.App, userID string) (*a
 	if err != nil {
 		return nil, false, err
 	}
-	return u, auth.CanUse(app, u.Status, groupNames(gs)), nil
+	return u, auth.CanUse(app, u.Status, auth.GroupIDs(gs)), nil
 }
 
 func groupNames(gs []*auth.Group) []string {

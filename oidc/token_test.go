@@ -361,10 +361,11 @@ func TestTokens_OutliveNeitherClientNorUser(t *testing.T) {
 			}
 		}},
 		{"removed from the client's groups", func(f *fixture, app *auth.App) {
-			if _, err := f.svc.CreateGroup(f.ctx, "wiki-users", "", ""); err != nil {
+			g, err := f.svc.CreateGroup(f.ctx, "wiki-users", "", "")
+			if err != nil {
 				f.t.Fatal(err)
 			}
-			if _, err := f.svc.UpdateApp(f.ctx, app.Slug, func(a *auth.App) error { a.AllowedGroups = []string{"wiki-users"}; return nil }); err != nil {
+			if _, err := f.svc.UpdateApp(f.ctx, app.Slug, func(a *auth.App) error { a.AllowedGroupIDs = []string{g.ID}; return nil }); err != nil {
 				f.t.Fatal(err)
 			}
 		}},

@@ -24,20 +24,16 @@ func (h *Handler) apps(ctx context.Context, u *auth.User) []AppLink {
 		web.ContextLogger(ctx, h.log).Error("home: user groups", "err", err)
 		return nil
 	}
-	names := make([]string, 0, len(groups))
-	for _, g := range groups {
-		names = append(names, g.Name)
-	}
-	return appLinks(all, names, h.site.Host.Scheme)
+	return appLinks(all, u.Status, auth.GroupIDs(groups), h.site.Host.Scheme)
 }
 
-// appLinks is the home page's rule: every app the user may use (active,
-// and the user in one of its groups when it names any) that has somewhere
-// to open, by name. scheme is CLINCH_HOST's.
-func appLinks(apps []*auth.App, userGroups []string, scheme string) []AppLink {
+// appLinks is the home page's rule: every app the user may use
+// (auth.CanUse, with the user's group ids) that has somewhere to open, by
+// name. scheme is CLINCH_HOST's.
+func appLinks(apps []*auth.App, status auth.Status, groupIDs []string, scheme string) []AppLink {
 	var out []AppLink
 	for _, a := range apps {
-		if !a.Allows(userGroups) {
+		if !auth.CanUse(a, status, groupIDs) {
 			continue
 		}
 		if u := launchURL(a, scheme); u != "" {

@@ -11,10 +11,10 @@ import (
 
 func TestAppLinks(t *testing.T) {
 	fa := func(name, domain, launch string, groups ...string) *auth.App {
-		return &auth.App{Name: name, Type: auth.AppForwardAuth, Active: true, Domain: domain, LaunchURL: launch, AllowedGroups: groups}
+		return &auth.App{Name: name, Type: auth.AppForwardAuth, Active: true, Domain: domain, LaunchURL: launch, AllowedGroupIDs: groups}
 	}
 	oidc := func(name, launch string, groups ...string) *auth.App {
-		return &auth.App{Name: name, Type: auth.AppOIDC, Active: true, LaunchURL: launch, AllowedGroups: groups}
+		return &auth.App{Name: name, Type: auth.AppOIDC, Active: true, LaunchURL: launch, AllowedGroupIDs: groups}
 	}
 	off := fa("Old", "old.example.com", "")
 	off.Active = false
@@ -59,7 +59,7 @@ func TestAppLinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := appLinks(apps, tt.groups, tt.scheme); !slices.Equal(got, tt.want) {
+			if got := appLinks(apps, auth.StatusActive, tt.groups, tt.scheme); !slices.Equal(got, tt.want) {
 				t.Errorf("appLinks =\n %v\nwant\n %v", got, tt.want)
 			}
 		})

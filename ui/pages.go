@@ -230,6 +230,14 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		p.Error = "Too many sign-in attempts. For your safety, sign-in is paused; try again in " + humanWait(rl.RetryAfter) + "."
 		h.render(w, r, http.StatusTooManyRequests, "signin", p)
 		return
+	case errors.Is(err, auth.ErrLoginTooLong):
+		h.countSignIn(metrics.SigninInvalid)
+		log.Info("sign-in refused: login too long", "ip", ip)
+		// Whatever was typed (a password, as like as not) is not sent back.
+		p.Login = ""
+		p.Error = "The email or username is longer than " + strconv.Itoa(auth.MaxLoginLen) + " characters. Did you type your password into the first box?"
+		h.render(w, r, http.StatusBadRequest, "signin", p)
+		return
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		h.countSignIn(metrics.SigninInvalid)
 		log.Info("sign-in failed", "ip", ip)
@@ -283,8 +291,15 @@ func (h *Handler) returnTarget(ctx context.Context, rd string, sess *auth.Sessio
 	if rd == "" {
 		return "/"
 	}
-	u, ok := web.ParseReturnURL(h.site, rd)
-	if !ok {
+	u, err := web.CheckReturnURL(h.site, rd)
+	if err != nil {
+		// Why, never the URL itself: its query may carry anything.
+		reason := err.Error()
+		var re *web.ReturnURLError
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		web.ContextLogger(ctx, h.log).Info("return URL dropped", "reason", reason)
 		return "/"
 	}
 	if web.Origin(u) == web.Origin(h.site.Host) {

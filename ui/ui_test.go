@@ -617,3 +617,13 @@ func TestHealthReadyStaticAnd404(t *testing.T) {
 	e.store.Close()
 	want(t, c.get("/readyz"), 503, "")
 }
+
+func TestSignin_HugeLoginGetsAClearMessageAndIsNotEchoed(t *testing.T) {
+	e := newEnv(t)
+	e.user("bob@example.com", "bob", "bob-password")
+	long := strings.Repeat("p", 300)
+	r := e.client("10.6.0.1").signin(long, "whatever-password", nil)
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "longer than 254 characters") || strings.Contains(r.body, long) {
+		t.Fatalf("got %d\n%s", r.code, r.body)
+	}
+}

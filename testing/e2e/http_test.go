@@ -13,8 +13,8 @@ import (
 )
 
 // Sign-in attempts are limited per client address (20 per 3 minutes) and
-// per account (10 failures per hour); the limits are kept in the store, so
-// a restart does not reset them.
+// per account (10 failures in a row free, then a growing wait); the limits
+// are kept in the store, so a restart does not reset them.
 func TestSignInRateLimit(t *testing.T) {
 	t.Run("per address", func(t *testing.T) {
 		srv := harness.Start(t, harness.Options{})

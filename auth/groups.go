@@ -1,0 +1,265 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/clinchsso/clinch/kv"
+)
+
+// CreateGroup stores a new group.
+func (s *Service) CreateGroup(ctx context.Context, name, description, claims string) (*Group, error) {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NormalizeClaims(claims)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	g := &Group{ID: NewID(), Name: n, Description: strings.TrimSpace(description), Claims: c, CreatedAt: now, UpdatedAt: now}
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		return mapKV(s.groups.Put(t, g, 0), "group "+n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Notify(Change{Kind: ChangeGroups})
+	return g, nil
+}
+
+// Groups lists every group, ordered by name.
+func (s *Service) Groups(ctx context.Context) ([]*Group, error) {
+	var out []*Group
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		out, err = s.groups.All(t)
+		return err
+	})
+	slices.SortFunc(out, func(a, b *Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+// Group returns a group by name.
+func (s *Service) Group(ctx context.Context, name string) (*Group, error) {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return nil, err
+	}
+	var g *Group
+	err = s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		g, err = s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		return err
+	})
+	return g, mapKV(err, "group "+n)
+}
+
+// UserGroups returns the groups the user belongs to, ordered by name.
+func (s *Service) UserGroups(ctx context.Context, userID string) ([]*Group, error) {
+	var out []*Group
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		out, err = s.userGroups(t, userID)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) userGroups(t *kv.Txn, userID string) ([]*Group, error) {
+	var out []*Group
+	err := s.groups.Each(t, func(g *Group) error {
+		if _, ok := slices.BinarySearch(g.Members, userID); ok {
+			out = append(out, g)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b *Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+func (s *Service) addMember(t *kv.Txn, group, userID string) error {
+	n, err := NormalizeGroupName(group)
+	if err != nil {
+		return err
+	}
+	g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+	if err != nil {
+		return mapKV(err, "group "+n)
+	}
+	i, ok := slices.BinarySearch(g.Members, userID)
+	if ok {
+		return nil
+	}
+	g.Members = slices.Insert(g.Members, i, userID)
+	g.UpdatedAt = s.now().UTC()
+	return s.groups.Put(t, g, 0)
+}
+
+// AddToGroup adds the user with the email to the group.
+func (s *Service) AddToGroup(ctx context.Context, group, email string) error {
+	return s.changeMembership(ctx, group, email, true)
+}
+
+// RemoveFromGroup removes the user with the email from the group.
+func (s *Service) RemoveFromGroup(ctx context.Context, group, email string) error {
+	return s.changeMembership(ctx, group, email, false)
+}
+
+func (s *Service) changeMembership(ctx context.Context, group, email string, add bool) error {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	var uid string
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		u, err := s.userByEmail(t, e)
+		if err != nil {
+			return err
+		}
+		uid = u.ID
+		if add {
+			return s.addMember(t, group, u.ID)
+		}
+		n, err := NormalizeGroupName(group)
+		if err != nil {
+			return err
+		}
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if err != nil {
+			return mapKV(err, "group "+n)
+		}
+		i, ok := slices.BinarySearch(g.Members, u.ID)
+		if !ok {
+			return nil
+		}
+		g.Members = slices.Delete(g.Members, i, i+1)
+		g.UpdatedAt = s.now().UTC()
+		return s.groups.Put(t, g, 0)
+	})
+	if err != nil {
+		return err
+	}
+	s.Notify(Change{Kind: ChangeUser, UserID: uid})
+	s.Notify(Change{Kind: ChangeGroups})
+	return nil
+}
+
+// GroupDeletion says what deleting a group changed besides the group.
+type GroupDeletion struct {
+	Group *Group
+	// Apps are the slugs of the apps whose allowlists named the group.
+	Apps []string
+	// Deactivated are those of them that allowed no other group: rather
+	// than admit every active user, they now admit nobody until an admin
+	// gives them groups again and reactivates them.
+	Deactivated []string
+}
+
+// DeleteGroup removes a group and, in the same transaction, its id from
+// every app's allowlist, so a group made later under the same name is not
+// allowed by them. An app left without allowed groups is deactivated.
+func (s *Service) DeleteGroup(ctx context.Context, name string) (*GroupDeletion, error) {
+	n, err := NormalizeGroupName(name)
+	if err != nil {
+		return nil, err
+	}
+	var res GroupDeletion
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		res = GroupDeletion{}
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if err != nil {
+			return mapKV(err, "group "+n)
+		}
+		res.Group = g
+		apps, err := s.apps.All(t)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		for _, a := range apps {
+			i := slices.Index(a.AllowedGroupIDs, g.ID)
+			if i < 0 {
+				continue
+			}
+			a.AllowedGroupIDs = slices.Delete(a.AllowedGroupIDs, i, i+1)
+			res.Apps = append(res.Apps, a.Slug)
+			if len(a.AllowedGroupIDs) == 0 {
+				a.AllowedGroupIDs = nil
+				if a.Active {
+					a.Active = false
+					res.Deactivated = append(res.Deactivated, a.Slug)
+				}
+			}
+			a.UpdatedAt = now
+			if err := s.apps.Put(t, a, 0); err != nil {
+				return err
+			}
+		}
+		return s.groups.Delete(t, g.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(res.Apps)
+	slices.Sort(res.Deactivated)
+	s.Notify(Change{Kind: ChangeGroups})
+	if len(res.Apps) > 0 {
+		s.Notify(Change{Kind: ChangeApps})
+	}
+	return &res, nil
+}
+
+// GroupIDsByName returns the ids of the named groups, in order. A name that
+// is not a group is an *InvalidError for "group". Allowlists hold these
+// ids; whoever stores them checks again that they exist, in the same
+// transaction (UpdateApp does).
+func (s *Service) GroupIDsByName(ctx context.Context, names []string) ([]string, error) {
+	var ids []string
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		ids, err = s.groupIDsByName(t, names)
+		return err
+	})
+	return ids, err
+}
+
+func (s *Service) groupIDsByName(t *kv.Txn, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(names))
+	for _, name := range names {
+		n, err := NormalizeGroupName(name)
+		if err != nil {
+			return nil, invalid("group", fmt.Sprintf("%q is not a valid group name", name))
+		}
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, invalid("group", fmt.Sprintf("%q does not exist; create it first", n))
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, g.ID)
+	}
+	return ids, nil
+}
+
+// GroupNames maps the ids of every group to their names, for showing
+// allowlists.
+func (s *Service) GroupNames(ctx context.Context) (map[string]string, error) {
+	gs, err := s.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(gs))
+	for _, g := range gs {
+		m[g.ID] = g.Name
+	}
+	return m, nil
+}

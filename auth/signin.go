@@ -1,0 +1,155 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/clinchsso/clinch/kv"
+)
+
+// MaxLoginLen is the longest login (email or username) a sign-in accepts,
+// in bytes: the longest email address there can be. Nobody's login is
+// longer, so a longer one is refused before anything is looked up.
+const MaxLoginLen = 254
+
+// SignIn is the input to Authenticate.
+type SignIn struct {
+	Login     string // email or username
+	Password  string
+	IP        string
+	UserAgent string
+	Remember  bool
+}
+
+// Authenticate checks a password sign-in and, when it is right, starts a
+// session. It returns the session's cookie token.
+//
+// Unknown logins, disabled accounts and wrong passwords are one error
+// (ErrInvalidCredentials), and each costs at least one bcrypt comparison at
+// the configured cost. A login longer than MaxLoginLen fails with an error
+// that matches both ErrInvalidCredentials and ErrLoginTooLong, so a page can
+// say what is wrong. Attempts are limited per address and per account (see
+// IPAttempts and AccountFreeFailures); a refused attempt is a
+// *RateLimitError. Neither the login nor the password ever appears in a
+// store key, a stored value, a log line or a returned error.
+func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session, string, error) {
+	now := s.now()
+	// Every attempt counts against the client address, success or not.
+	if err := s.hitIP(ctx, in.IP, now); err != nil {
+		return nil, nil, "", err
+	}
+	login, err := normalizeLogin(in.Login)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var u *User
+	err = s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.userByLogin(t, login)
+		return err
+	})
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return nil, nil, "", fmt.Errorf("sign-in: find user: %w", err)
+	}
+	subject := accountSubject(u, login)
+	if err := s.reserveAttempt(ctx, subject, now); err != nil {
+		return nil, nil, "", err
+	}
+	hash := s.dummyHash()
+	if u != nil && len(u.PasswordHash) > 0 {
+		hash = u.PasswordHash
+	}
+	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(in.Password))
+	if u == nil || pwErr != nil || u.Status != StatusActive || len(in.Password) > MaxPasswordLen {
+		if pad := s.equaliser(hash); pad != nil {
+			_ = bcrypt.CompareHashAndPassword(pad, []byte(in.Password))
+		}
+		return nil, nil, "", ErrInvalidCredentials
+	}
+	if err := s.clearAttempts(ctx, subject); err != nil {
+		s.log.Warn("auth: failed sign-ins not cleared after a success", "user_id", u.ID, "err", err)
+	}
+	sess, token, err := s.startSession(ctx, u, in.IP, in.UserAgent, in.Remember, "1", []string{"pwd"}, s.rehashFor(u, in.Password))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return u, sess, token, nil
+}
+
+// normalizeLogin trims and lower-cases a login and refuses one longer than
+// MaxLoginLen before anything is done with it.
+func normalizeLogin(login string) (string, error) {
+	login = strings.TrimSpace(login)
+	if len(login) > MaxLoginLen {
+		return "", errLoginTooLong
+	}
+	login = strings.ToLower(login)
+	if len(login) > MaxLoginLen { // lower case can be longer in UTF-8
+		return "", errLoginTooLong
+	}
+	return login, nil
+}
+
+// errLoginTooLong is the error of a too-long login: a failed sign-in that
+// says why.
+var errLoginTooLong = fmt.Errorf("%w: %w", ErrInvalidCredentials, ErrLoginTooLong)
+
+// equaliser returns the hash to compare a failed attempt against once more
+// when the stored hash is cheaper than the configured cost (a user created
+// before the cost was raised), so that a wrong password for that user takes
+// as long as one for an unknown user. nil when no padding is needed.
+func (s *Service) equaliser(hash []byte) []byte {
+	if c, err := bcrypt.Cost(hash); err == nil && c >= s.cost {
+		return nil
+	}
+	return s.dummyHash()
+}
+
+// rehash replaces a verified password hash made at another cost.
+type rehash struct {
+	old, new []byte
+}
+
+// rehashFor returns the new hash for a user who just proved their password
+// when their stored hash was made at a cost other than the configured one,
+// or nil.
+func (s *Service) rehashFor(u *User, password string) *rehash {
+	if c, err := bcrypt.Cost(u.PasswordHash); err == nil && c == s.cost {
+		return nil
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		s.log.Warn("auth: password not rehashed at the configured cost", "user_id", u.ID, "err", err)
+		return nil
+	}
+	return &rehash{old: u.PasswordHash, new: h}
+}
+
+// recordSignIn sets the user's last sign-in time and, with rh, replaces the
+// password hash that was verified, unless it changed meanwhile (a password
+// change wins).
+func (s *Service) recordSignIn(ctx context.Context, userID string, at time.Time, rh *rehash) error {
+	return s.store.Update(ctx, func(t *kv.Txn) error {
+		u, err := s.users.Get(t, userID)
+		if err != nil {
+			return mapKV(err, "user")
+		}
+		changed := false
+		if rh != nil && bytes.Equal(u.PasswordHash, rh.old) {
+			u.PasswordHash, changed = rh.new, true
+		}
+		if at.After(u.LastSignInAt) {
+			u.LastSignInAt, changed = at, true
+		}
+		if !changed {
+			return nil
+		}
+		return s.users.Put(t, u, 0)
+	})
+}
