@@ -15,45 +15,64 @@ import (
 // comes up, they type and click "Sign in", and they are back at the page
 // they asked for, which the app serves knowing who they are. The way back
 // carries a one-time fa_token that the proxy's verify call trades for the
-// session, so the app's domain needs no cookie of its own first.
+// session: for an app outside Clinch's cookie domain it is the only way
+// the session gets there. The address the browser ends on must not let
+// anyone else in: people copy it into chats.
 func TestForwardAuthSignInReturnsToTheApp(t *testing.T) {
 	st := newStack(t)
 	st.user(t, "ann")
 	st.caddyForwardAuth()
-	wiki := st.nginxForwardAuth("wiki")
+	wiki := st.nginxForwardAuth("wiki", st.caddy.Host("wiki"))
+	away := st.nginxForwardAuth("away", "wiki."+elsewhere)
 	st.serve()
 
-	for _, proxy := range []struct{ name, page string }{
+	for _, app := range []struct{ name, page string }{
 		{"caddy", st.url("app", "/page")},
 		{"nginx", wiki + "/page"},
+		{"nginx outside the cookie domain", away + "/page"},
 	} {
-		t.Run(proxy.name, func(t *testing.T) {
+		t.Run(app.name, func(t *testing.T) {
+			shot := strings.ReplaceAll(app.name, " ", "-")
 			tab := st.fresh(t)
-			tab.Open(proxy.page + "?x=1")
+			tab.Open(app.page + "?x=1")
 			signinURL := tab.URL()
 			if signinURL.Scheme+"://"+signinURL.Host != st.clinch.URL || signinURL.Path != "/signin" {
 				t.Fatalf("opening the protected app did not show Clinch's sign-in page; the browser is at %s:\n%s", signinURL, tab.Text())
 			}
 			tab.See("sign in")
-			tab.Shot(proxy.name + "-signin")
-			signIn(tab, "ann", proxy.page)
-			got := tab.URL()
-			if got.Query().Get("x") != "1" {
-				t.Errorf("back at the app without the query it asked for: %s", got)
+			tab.Shot(shot + "-signin")
+			signIn(tab, "ann", app.page)
+			landed := tab.URL()
+			if landed.Query().Get("x") != "1" {
+				t.Errorf("back at the app without the query it asked for: %s", landed)
 			}
-			if !handedOff(tab.Visited(), proxy.page) {
+			if !handedOff(tab.Visited(), app.page) {
 				t.Errorf("the way back to the app carried no fa_token; the browser went through:\n%s", strings.Join(tab.Visited(), "\n"))
 			}
 			tab.See("Echo", "Path: /page", "Remote-User: ann", "Remote-Email: ann@example.com", "Remote-Name: Ann")
-			tab.Shot(proxy.name + "-app")
+			tab.Shot(shot + "-app")
 
-			// The session now reaches the app by cookie: reopening needs
-			// no sign-in.
-			tab.Open(proxy.page)
-			if u := tab.URL(); u.Scheme+"://"+u.Host+u.Path != proxy.page {
+			// The session reaches the app again without a sign-in (by
+			// cookie, or by a fresh hand-off outside the cookie domain).
+			tab.Open(app.page)
+			if u := tab.URL(); u.Scheme+"://"+u.Host+u.Path != app.page {
 				t.Fatalf("reopening the app after signing in went to %s:\n%s", u, tab.Text())
 			}
 			tab.See("Remote-User: ann")
+
+			// Another browser opening the address ann's browser showed
+			// (within the token's minute) must be asked to sign in.
+			t.Run("the address it lands on lets no other browser in", func(t *testing.T) {
+				other := st.fresh(t)
+				other.Open(landed.String())
+				if strings.Contains(other.Text(), "Remote-User: ann") {
+					other.Shot(shot + "-stranger")
+					t.Fatalf("another browser that opened the app's address from ann's address bar (%s) is let in as ann: the fa_token in it was never used up", landed)
+				}
+				if p := other.Path(); p != "/signin" {
+					t.Fatalf("another browser that opened %s is at %s, want Clinch's sign-in page:\n%s", landed, other.URL(), other.Text())
+				}
+			})
 		})
 	}
 }
@@ -71,14 +90,14 @@ func handedOff(pages []string, page string) bool {
 	return false
 }
 
-// nginxForwardAuth serves name.clinch.test over TLS (a self-signed
-// certificate) with docs/proxy/nginx.conf, as a user would copy it, in
-// front of the echo app, and returns its https origin. nginx has its own
-// port: it shares the cookie domain, not Caddy's listener.
-func (st *stack) nginxForwardAuth(name string) string {
+// nginxForwardAuth protects host with the ForwardAuth app slug, served
+// over TLS (a self-signed certificate) by nginx with docs/proxy/nginx.conf,
+// as a user would copy it, in front of the echo app; it returns the https
+// origin. nginx has its own port: it shares the cookie domain (or not),
+// not Caddy's listener.
+func (st *stack) nginxForwardAuth(slug, host string) string {
 	st.t.Helper()
-	st.forwardAuthApp(name)
-	host := st.caddy.Host(name)
+	st.forwardAuthApp(slug, host)
 	port := harness.FreePort(st.t)
 	cert, key := harness.SelfSignedCert(st.t, host)
 	b, err := os.ReadFile(harness.DocsFile(st.t, "proxy/nginx.conf"))

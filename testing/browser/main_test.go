@@ -33,7 +33,10 @@ import (
 func TestMain(m *testing.M) { harness.Main(m) }
 
 const (
-	domain   = "clinch.test"
+	domain = "clinch.test"
+	// elsewhere is a parent domain outside Clinch's cookie domain, for
+	// apps that only the fa_token hand-off can sign in.
+	elsewhere = "elsewhere.test"
 	password = "correct horse battery staple"
 	// browserLimit bounds one Chromium's whole life in a test.
 	browserLimit = 4 * time.Minute
@@ -106,17 +109,18 @@ func (st *stack) oidcApp(name string, flags ...string) client {
 	return c
 }
 
-// forwardAuthApp protects the site name.clinch.test with ForwardAuth.
-func (st *stack) forwardAuthApp(name string) {
+// forwardAuthApp protects the site host with ForwardAuth, as the app
+// slug.
+func (st *stack) forwardAuthApp(slug, host string) {
 	st.t.Helper()
-	st.clinch.MustCLI(st.t, "", "app", "create", "--type", "forward_auth", "--name", strings.ToUpper(name[:1])+name[1:],
-		"--slug", name, "--domain", st.caddy.Host(name))
+	st.clinch.MustCLI(st.t, "", "app", "create", "--type", "forward_auth", "--name", strings.ToUpper(slug[:1])+slug[1:],
+		"--slug", slug, "--domain", host)
 }
 
 // caddyForwardAuth serves app.clinch.test with docs/proxy/Caddyfile, as a
 // user would copy it, in front of the echo app.
 func (st *stack) caddyForwardAuth() {
-	st.forwardAuthApp("app")
+	st.forwardAuthApp("app", st.caddy.Host("app"))
 	st.sites = append(st.sites, harness.CaddySite{Name: "app", Import: harness.DocsFile(st.t, "proxy/Caddyfile")})
 	st.env["APP_SITE"] = st.caddy.Host("app") // CLINCH_UPSTREAM is set for Clinch's site
 	st.env["APP_UPSTREAM"] = strings.TrimPrefix(st.echo.URL, "http://")
@@ -127,7 +131,7 @@ func (st *stack) serve() {
 	st.t.Helper()
 	st.caddy.Start(st.t, st.env, st.sites...)
 	st.chrome = harness.BrowserWith(st.t, browserLimit, harness.BrowserOptions{
-		Loopback:         []string{"*." + domain},
+		Loopback:         []string{"*." + domain, "*." + elsewhere},
 		IgnoreCertErrors: true,
 	})
 }

@@ -39,7 +39,7 @@ type Caddy struct {
 }
 
 // CaddySite is one site: Name is the label under the parent domain
-// ("auth" → auth.clinch.test) and Body the Caddyfile directives inside its
+// ("auth" → auth.clinch.test), or a full host name (see Host), and Body the Caddyfile directives inside its
 // block. A site may instead come from a file, such as docs/proxy/Caddyfile:
 // Import names it, and the file's site address must be the site's host
 // (through the {$VAR} placeholders given to Start).
@@ -56,8 +56,15 @@ func NewCaddy(t testing.TB, domain string) *Caddy {
 	return &Caddy{Domain: domain, Port: FreePort(t), HTTPPort: FreePort(t), Dir: t.TempDir()}
 }
 
-// Host returns name's full host name, e.g. auth.clinch.test.
-func (c *Caddy) Host(name string) string { return name + "." + c.Domain }
+// Host returns name's full host name, e.g. auth.clinch.test. A name with
+// a dot is a full host name already (an app outside the parent domain,
+// such as wiki.elsewhere.test) and is returned as it is.
+func (c *Caddy) Host(name string) string {
+	if strings.Contains(name, ".") {
+		return name
+	}
+	return name + "." + c.Domain
+}
 
 // URL returns https://NAME.DOMAIN:PORT, the address browsers use.
 func (c *Caddy) URL(name string) string {
