@@ -37,7 +37,7 @@ const (
 	// elsewhere is a parent domain outside Clinch's cookie domain, for
 	// apps that only the fa_token hand-off can sign in.
 	elsewhere = "elsewhere.test"
-	password = "correct horse battery staple"
+	password  = "correct horse battery staple"
 	// browserLimit bounds one Chromium's whole life in a test.
 	browserLimit = 4 * time.Minute
 )
