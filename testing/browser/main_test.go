@@ -9,8 +9,9 @@
 //
 // Names: every site is a name under clinch.test on 127.0.0.1 — Clinch is
 // auth.clinch.test, ForwardAuth apps app.clinch.test (Caddy) and
-// wiki.clinch.test (nginx), oauth2-proxy rp.clinch.test. Chromium maps
-// *.clinch.test to 127.0.0.1 and resolves no other name; oauth2-proxy
+// wiki.clinch.test (nginx), oauth2-proxy rp.clinch.test; one ForwardAuth
+// app, wiki.elsewhere.test, lies outside the cookie domain. Chromium maps
+// both parents to 127.0.0.1 and resolves no other name; oauth2-proxy
 // resolves them through a private /etc/hosts. Clinch's CLINCH_HOST is
 // https://auth.clinch.test:PORT, so its cookies are Secure and their
 // Domain is clinch.test.
