@@ -176,7 +176,9 @@ func (a *app) serve(ctx context.Context) error {
 	provider.Register(mux)
 	mux.Handle("GET /metrics", m.Handler())
 
-	chain := web.Chain(mux,
+	// Every body is capped (forms and token requests are small): a request
+	// cannot make Clinch buffer megabytes before it is even checked.
+	chain := web.Chain(http.MaxBytesHandler(mux, web.MaxFormBytes),
 		web.RequestID,
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -82,7 +83,11 @@ func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc, log *slog.Logger) func(h
 			if ref := checkCSRF(r, site); ref != nil {
 				Logger(r, log).Info("form refused", "reason", ref.Reason, "method", r.Method, "path", r.URL.Path,
 					"origin", logValue(r.Header.Get("Origin")), "sec_fetch_site", logValue(r.Header.Get("Sec-Fetch-Site")))
-				fail(w, r, http.StatusForbidden, "Request refused", ref.Message)
+				status := http.StatusForbidden
+				if ref.Status != 0 {
+					status = ref.Status
+				}
+				fail(w, r, status, "Request refused", ref.Message)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -90,11 +95,16 @@ func CSRF(site Site, exempt CSRFExempt, fail ErrorFunc, log *slog.Logger) func(h
 	}
 }
 
+// MaxFormBytes is the most of a form body Clinch reads: its forms carry a
+// few short fields.
+const MaxFormBytes = 64 << 10
+
 // csrfRefusal is why CSRF refused a request: a short code for logs and a
 // message for the person that names the cause and the fix.
 type csrfRefusal struct {
-	Reason  string // origin_null, origin_mismatch, cross_site, cookie_missing, token_missing, token_mismatch
+	Reason  string // origin_null, origin_mismatch, cross_site, cookie_missing, not_a_form, form_too_large, token_missing, token_mismatch
 	Message string
+	Status  int // 0: 403
 }
 
 // checkCSRF returns why a state-changing request is refused, or nil.
@@ -129,7 +139,19 @@ func checkCSRF(r *http.Request, site Site) *csrfRefusal {
 	}
 	got := r.Header.Get(CSRFHeader)
 	if got == "" {
-		got = r.PostFormValue(CSRFField)
+		// Only the body of a plain HTML form is read, and only as much of
+		// it as MaxFormBytes allows: multipart parsing would buffer 32 MiB
+		// per request before anything was checked.
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+			return &csrfRefusal{Reason: "not_a_form", Status: http.StatusUnsupportedMediaType,
+				Message: "Clinch's forms are sent as application/x-www-form-urlencoded; this request was not. Send the form from Clinch's own page."}
+		}
+		r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			return &csrfRefusal{Reason: "form_too_large", Status: http.StatusRequestEntityTooLarge,
+				Message: "The form is larger than Clinch accepts (64 KiB) or could not be read."}
+		}
+		got = r.PostForm.Get(CSRFField)
 	}
 	if got == "" {
 		return &csrfRefusal{Reason: "token_missing", Message: "The form carried no security token. Reload the page and send the form from it."}

@@ -240,3 +240,40 @@ func TestObservability(t *testing.T) {
 		t.Error("/metrics shows the secret key")
 	}
 }
+
+// Multipart bodies were parsed (up to 32 MiB each) before the CSRF check
+// decided anything. Through the real binary, big bodies are refused with a
+// 4xx at once and the server keeps answering.
+func TestUnboundedBodiesAreRefused(t *testing.T) {
+	s := harness.Start(t, harness.Options{})
+	c := harness.NewClient()
+	tok := harness.Form(t, c, s.URL+"/signup")
+	big := strings.Repeat("x", 8<<20)
+	answered := 0
+	for _, ctype := range []string{"multipart/form-data; boundary=zz", "application/x-www-form-urlencoded"} {
+		for _, path := range []string{"/signin", "/nowhere", "/oauth/token"} {
+			req, err := http.NewRequest("POST", s.URL+path, strings.NewReader("csrf_token="+tok+"&pad="+big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", ctype)
+			req.Header.Set("Origin", s.URL)
+			resp, err := c.Do(req)
+			if err != nil {
+				// The server may close the connection once it stops reading.
+				continue
+			}
+			resp.Body.Close()
+			answered++
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("%s %s: %d, want a 4xx", ctype, path, resp.StatusCode)
+			}
+		}
+	}
+	if answered == 0 {
+		t.Fatal("no request was answered at all")
+	}
+	if resp, _ := harness.Get(t, c, s.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz after big bodies: %d", resp.StatusCode)
+	}
+}
