@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,25 @@ import (
 // derive per-step timeouts from it. The whole browser lives at most limit;
 // it is closed when the test ends.
 func Browser(t testing.TB, limit time.Duration) context.Context {
+	t.Helper()
+	return BrowserWith(t, limit, BrowserOptions{})
+}
+
+// BrowserOptions adapt Chromium to sites behind a test proxy.
+type BrowserOptions struct {
+	// Loopback lists host patterns Chromium resolves to 127.0.0.1, such
+	// as "*.clinch.test" (--host-resolver-rules); any other name but
+	// localhost and 127.0.0.1 fails to resolve, so nothing leaves the
+	// machine.
+	Loopback []string
+	// IgnoreCertErrors accepts certificates of test CAs (Caddy's local
+	// CA, nginx's self-signed one). Pages stay https, so Secure cookies
+	// and secure contexts behave as in production.
+	IgnoreCertErrors bool
+}
+
+// BrowserWith is Browser with options.
+func BrowserWith(t testing.TB, limit time.Duration, bo BrowserOptions) context.Context {
 	t.Helper()
 	exe := NeedTool(t, "chromium")
 	dir := t.TempDir()
@@ -44,6 +64,19 @@ func Browser(t testing.TB, limit time.Duration) context.Context {
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(out),
 	}
+	if len(bo.Loopback) > 0 {
+		rules := make([]string, 0, len(bo.Loopback)+1)
+		for _, p := range bo.Loopback {
+			rules = append(rules, "MAP "+p+" 127.0.0.1")
+		}
+		// Every other name is unresolvable: a test must not reach out.
+		// The rules apply to IP literals too, so loopback is excluded.
+		rules = append(rules, "EXCLUDE localhost", "EXCLUDE 127.0.0.1", "MAP * ~NOTFOUND")
+		opts = append(opts, chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")))
+	}
+	if bo.IgnoreCertErrors {
+		opts = append(opts, chromedp.IgnoreCertErrors)
+	}
 	// The deadline bounds the browser's whole life; it is not a per-step
 	// timeout (a timeout on the first Run would stop the browser).
 	root, cancelRoot := context.WithTimeout(context.Background(), limit)
@@ -63,7 +96,29 @@ func Browser(t testing.TB, limit time.Duration) context.Context {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("harness: start chromium: %v", err)
 	}
+	ctx, err = withRecord(ctx)
+	if err != nil {
+		t.Fatalf("harness: listen to chromium's log: %v", err)
+	}
 	return ctx
+}
+
+// FreshBrowser returns a chromedp context for a new tab in a new browser
+// context of ctx's Chromium: no cookies, no storage, like a browser that
+// never visited the sites (Chromium's incognito). It is closed when the
+// test ends.
+func FreshBrowser(t testing.TB, ctx context.Context) context.Context {
+	t.Helper()
+	fresh, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(fresh, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("harness: open a fresh browser context: %v", err)
+	}
+	fresh, err := withRecord(fresh)
+	if err != nil {
+		t.Fatalf("harness: listen to chromium's log: %v", err)
+	}
+	return fresh
 }
 
 // Screenshot saves a full-page PNG of the browser's tab as name.png in a

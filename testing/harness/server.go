@@ -24,8 +24,9 @@ const (
 
 // Server is a running clinch server.
 type Server struct {
-	// URL is http://localhost:PORT, also its CLINCH_HOST. localhost (not
-	// 127.0.0.1) so cookies and WebAuthn behave as for a user.
+	// URL is its CLINCH_HOST: http://localhost:PORT from Start (localhost,
+	// not 127.0.0.1, so cookies and WebAuthn behave as for a user), or the
+	// public URL given to StartHost or StartBehind.
 	URL string
 	// Addr is the listen address, 127.0.0.1:PORT.
 	Addr string

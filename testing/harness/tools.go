@@ -18,7 +18,7 @@ func installHint(name string) string {
 		return "apt-get install -y nginx-light"
 	case "node", "npm":
 		return "apt-get install -y nodejs npm"
-	case "taskset":
+	case "taskset", "unshare":
 		return "apt-get install -y util-linux"
 	}
 	return "install " + name
