@@ -48,6 +48,16 @@ func (s *Service) NewFAToken(ctx context.Context, sess *Session, host string) (s
 // session id, or "" when it is unknown, used, expired or for another host
 // (which leaves it in place for its own host).
 func (s *Service) ConsumeFAToken(ctx context.Context, tok, host string) (string, error) {
+	return s.ConsumeFATokenOf(ctx, tok, host, "")
+}
+
+// errOtherSession aborts the consuming transaction for a token of another
+// session than the one asked for.
+var errOtherSession = errors.New("auth: fa_token of another session")
+
+// ConsumeFATokenOf is ConsumeFAToken that, when sessionID is set, uses up
+// only a token of that session and leaves others in place.
+func (s *Service) ConsumeFATokenOf(ctx context.Context, tok, host, sessionID string) (string, error) {
 	if !HasPrefix(tok, PrefixFAToken) {
 		return "", nil
 	}
@@ -64,10 +74,13 @@ func (s *Service) ConsumeFAToken(ctx context.Context, tok, host string) (string,
 		if rec.Host != host {
 			return errHostMismatch
 		}
+		if sessionID != "" && rec.SessionID != sessionID {
+			return errOtherSession
+		}
 		return t.Delete(key)
 	})
 	switch {
-	case errors.Is(err, kv.ErrNotFound), errors.Is(err, errHostMismatch):
+	case errors.Is(err, kv.ErrNotFound), errors.Is(err, errHostMismatch), errors.Is(err, errOtherSession):
 		return "", nil
 	case err != nil:
 		return "", err

@@ -37,6 +37,9 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Call
 	if tok := sessionCookie(r.Header); auth.HasPrefix(tok, auth.PrefixSessionToken) {
 		c, err := v.session(ctx, v.secrets.Hash(tok), now)
 		if err != nil || c.cred != nil && c.user != nil {
+			if err == nil {
+				v.burnOwnFATokens(ctx, r, t, c.cred.id)
+			}
 			return c, err
 		}
 	}
@@ -60,6 +63,23 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Call
 		}
 	}
 	return Caller{}, nil
+}
+
+// burnOwnFATokens uses up the fa_tokens in the request that belong to the
+// caller's own session: the session did the work, and a token left in the
+// address bar would let whoever copies the address in. Tokens of other
+// sessions are left alone, for their own browser.
+func (v *Verifier) burnOwnFATokens(ctx context.Context, r *http.Request, t Target, sessionID string) {
+	for _, raw := range [2]string{t.URL.RawQuery, r.URL.RawQuery} {
+		if !strings.Contains(raw, faParam) {
+			continue
+		}
+		for _, tok := range faTokens(raw) {
+			if _, err := v.auth.ConsumeFATokenOf(ctx, tok, t.Host, sessionID); err != nil {
+				v.log.Warn("verify: use up fa_token", "err", err)
+			}
+		}
+	}
 }
 
 // sessionCookie finds the clinch_session cookie without parsing every

@@ -34,14 +34,20 @@ func (v *Verifier) ReturnTo(ctx context.Context, u *url.URL, sess *auth.Session)
 		web.ContextLogger(ctx, v.log).Info("return URL dropped", "reason", reason, "host", h)
 		return "", false
 	}
+	out := withoutFAToken(u)
+	out.Scheme = scheme
+	out.Host = strings.ToLower(u.Host)
+	if v.site.CookieReaches(host) {
+		// The session cookie goes there by itself. A token would only sit
+		// unused in the address bar, where whoever sees the address in the
+		// next minute could sign in with it.
+		return out.String(), true
+	}
 	tok, err := v.auth.NewFAToken(ctx, sess, host)
 	if err != nil {
 		v.log.Error("return url: store fa_token", "err", err)
 		return "", false
 	}
-	out := withoutFAToken(u)
-	out.Scheme = scheme
-	out.Host = strings.ToLower(u.Host)
 	if out.RawQuery != "" {
 		out.RawQuery += "&"
 	}

@@ -51,7 +51,9 @@ func newFixture(t testing.TB) *fixture {
 	host, _ := url.Parse("https://auth.example.com")
 	f.tokens = &stubTokens{m: map[string]*auth.AccessToken{}}
 	f.secrets = sec
-	f.v, err = New(Config{Auth: f.svc, Secrets: sec, Site: web.NewSite(host, "", false), Tokens: f.tokens})
+	// The cookie is kept to Clinch's own host, so the apps under
+	// example.com are outside its reach and get fa_tokens after sign-in.
+	f.v, err = New(Config{Auth: f.svc, Secrets: sec, Site: web.NewSite(host, "auth.example.com", false), Tokens: f.tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -670,6 +672,39 @@ func TestVerify_FATokenDoesNotBeatTheCallersSession(t *testing.T) {
 	// Ann's token was not burnt: it still works where no session is.
 	if w := f.do(req{h: caddyHeaders("https", "tv.media.example.com", ru.RequestURI())}); w.Code != 200 || w.Header().Get("X-Webauth-User") != "ann" {
 		t.Fatalf("Ann's token after Bob's request: %d as %q", w.Code, w.Header().Get("X-Webauth-User"))
+	}
+}
+
+// Where the session cookie reaches the app by itself, an fa_token would
+// only sit unused in the address bar for a minute, for anyone who sees the
+// address to sign in with. None is minted there, and a token of the
+// caller's own session that arrives with the cookie is used up.
+func TestReturnTo_NoTokenWhereTheCookieReaches(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	host, _ := url.Parse("https://auth.example.com")
+	v, err := New(Config{Auth: f.svc, Secrets: f.secrets, Site: web.NewSite(host, "", false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	_, sess := f.signIn("ann@example.com")
+	u, _ := url.Parse("https://wiki.example.com/page?a=1&fa_token=cfa_old")
+	ret, ok := v.ReturnTo(ctx, u, sess)
+	if !ok || ret != "https://wiki.example.com/page?a=1" {
+		t.Fatalf("ReturnTo = %q, %v; want the page without any fa_token", ret, ok)
+	}
+
+	// A token of the caller's own session, presented with the cookie, is
+	// used up; a token of another session is left alone.
+	tok, own := f.signIn("ann@example.com")
+	ownRet, _ := f.v.ReturnTo(ctx, u, own)
+	ownURL, _ := url.Parse(ownRet)
+	if w := f.do(req{h: wiki(ownURL.RequestURI()), cookie: tok}); w.Code != 200 {
+		t.Fatalf("with the cookie: %d", w.Code)
+	}
+	if w := f.do(req{h: wiki(ownURL.RequestURI())}); w.Code == 200 {
+		t.Fatal("the address the browser landed on still signs another browser in")
 	}
 }
 

@@ -70,6 +70,16 @@ func (s Site) URL(path string) string {
 	return strings.TrimRight(s.Host.String(), "/") + path
 }
 
+// CookieReaches reports whether the browser sends the session cookie to
+// host (lower case, no port): Clinch's own host, or any host under the
+// cookie domain.
+func (s Site) CookieReaches(host string) bool {
+	if s.CookieDomain == "" {
+		return s.Host != nil && strings.EqualFold(host, s.Host.Hostname())
+	}
+	return host == s.CookieDomain || strings.HasSuffix(host, "."+s.CookieDomain)
+}
+
 // SetSession writes the session cookie. maxAge 0 makes it a browser-session
 // cookie.
 func (s Site) SetSession(w http.ResponseWriter, token string, expires time.Time, persistent bool) {
