@@ -63,9 +63,15 @@ func (s *Service) limitKey(scope, extra, subject string) []byte {
 // hitIP counts one attempt from the address in the current fixed window and
 // fails when the window's attempts are used up.
 func (s *Service) hitIP(ctx context.Context, ip string, now time.Time) error {
-	start := now.Truncate(IPWindow)
-	end := start.Add(IPWindow)
-	k := s.limitKey(ScopeIP, start.UTC().Format("20060102T150405")+"/", ip)
+	return s.hitWindow(ctx, ScopeIP, ip, IPAttempts, IPWindow, now)
+}
+
+// hitWindow counts one event of subject in the current fixed window of the
+// scope and fails once more than limit have happened in it.
+func (s *Service) hitWindow(ctx context.Context, scope, subject string, limit uint32, window time.Duration, now time.Time) error {
+	start := now.Truncate(window)
+	end := start.Add(window)
+	k := s.limitKey(scope, start.UTC().Format("20060102T150405")+"/", subject)
 	var n uint32
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		b, err := t.Get(k)
@@ -76,20 +82,20 @@ func (s *Service) hitIP(ctx context.Context, ip string, now time.Time) error {
 		if len(b) == 4 {
 			n = binary.BigEndian.Uint32(b)
 		}
-		if n > IPAttempts {
+		if n > limit {
 			return nil // already over; no need to write again
 		}
 		n++
 		return t.Set(k, binary.BigEndian.AppendUint32(nil, n), end.Sub(now))
 	})
 	if errors.Is(err, kv.ErrTxnConflict) {
-		return &RateLimitError{RetryAfter: busyRetry, Scope: ScopeIP}
+		return &RateLimitError{RetryAfter: busyRetry, Scope: scope}
 	}
 	if err != nil {
-		return fmt.Errorf("sign-in address limit: %w", err)
+		return fmt.Errorf("rate limit %s: %w", scope, err)
 	}
-	if n > IPAttempts {
-		return &RateLimitError{RetryAfter: end.Sub(now), Scope: ScopeIP}
+	if n > limit {
+		return &RateLimitError{RetryAfter: end.Sub(now), Scope: scope}
 	}
 	return nil
 }

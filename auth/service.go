@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/clinchsso/clinch/kv"
@@ -27,6 +28,8 @@ type Config struct {
 	BcryptCost int
 	// Now defaults to time.Now; tests move the clock.
 	Now func() time.Time
+	// Passkeys says where passkeys work; the zero value turns them off.
+	Passkeys PasskeyConfig
 }
 
 // Service is the one admin and identity service, used by the sign-in pages,
@@ -43,6 +46,10 @@ type Service struct {
 	sessions *kv.Collection[Session]
 	apps     *kv.Collection[App]
 	apiKeys  *kv.Collection[APIKey]
+	passkeys *kv.Collection[Passkey]
+
+	// rp is the WebAuthn relying party; nil when passkeys are off.
+	rp *webauthn.WebAuthn
 
 	// dummyHash makes a sign-in for an unknown user cost one bcrypt compare,
 	// the same as a wrong password.
@@ -91,6 +98,14 @@ func New(cfg Config) (*Service, error) {
 		kv.Index[App]{Prefix: kv.PrefixAppByClientID, Value: func(a *App) string { return a.ClientID }},
 	)
 	s.apiKeys = kv.NewCollection(kv.PrefixAPIKey, func(k *APIKey) string { return k.ID })
+	s.passkeys = kv.NewCollection(kv.PrefixPasskey, func(p *Passkey) string { return p.ID },
+		kv.Index[Passkey]{Prefix: kv.PrefixPasskeyByCred, Value: func(p *Passkey) string { return credKey(p.CredentialID) }},
+	)
+	rp, err := newRelyingParty(cfg.Passkeys)
+	if err != nil {
+		return nil, err
+	}
+	s.rp = rp
 	// Made on first sign-in, not at start-up: admin commands run without a
 	// server open a Service too and should not pay a bcrypt hash each time.
 	s.dummyHash = sync.OnceValue(func() []byte {
@@ -457,6 +472,9 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 			return err
 		}
 		if err := s.deleteUserAPIKeys(t, u.ID); err != nil {
+			return err
+		}
+		if err := s.deleteUserPasskeys(t, u.ID); err != nil {
 			return err
 		}
 		gs, err := s.groups.All(t)

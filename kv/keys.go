@@ -41,8 +41,12 @@ const (
 	PrefixSigningKey      Prefix = "oauth/key/"        // key id → encrypted signing key
 	PrefixRetiredKey      Prefix = "oauth/retiredkey/" // key id → tombstone of a retired signing key, permanent
 	PrefixUserAppClaims   Prefix = "claims/userapp/"
-	PrefixOAuthPending    Prefix = "oauth/pending/"  // id → pending authorization request, TTL
-	PrefixOAuthSessionApp Prefix = "idx/oauth/sess/" // session id/app id → sub, TTL of the session
+	PrefixOAuthPending    Prefix = "oauth/pending/"     // id → pending authorization request, TTL
+	PrefixOAuthSessionApp Prefix = "idx/oauth/sess/"    // session id/app id → sub, TTL of the session
+	PrefixPasskey         Prefix = "passkey/"           // passkey id → auth.Passkey
+	PrefixPasskeyByCred   Prefix = "idx/passkey/cred/"  // base64url credential id → passkey id
+	PrefixPasskeyByUser   Prefix = "idx/passkey/user/"  // user id/passkey id → nothing
+	PrefixPasskeyCeremony Prefix = "webauthn/ceremony/" // HMAC(ceremony token) → pending WebAuthn ceremony, TTL
 )
 
 // Key joins a prefix and an id into a key.
