@@ -60,7 +60,10 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 		}
 		return nil, err
 	}
-	svc, err := auth.New(auth.Config{Store: store, Secrets: secrets, Logger: log, BcryptCost: cfg.BcryptCost})
+	svc, err := auth.New(auth.Config{
+		Store: store, Secrets: secrets, Logger: log, BcryptCost: cfg.BcryptCost,
+		Passkeys: auth.PasskeyConfig{RPID: cfg.WebAuthnRPID, Origin: web.Origin(cfg.Host)},
+	})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -241,6 +244,9 @@ func (a *app) serve(ctx context.Context) error {
 	// ready also finds these lines in the log.
 	log.Info("clinch is serving", "url", cfg.Host.String(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
 	warnPlainHTTP(log, site)
+	if !a.auth.PasskeysEnabled() {
+		log.Info("passkeys are off: CLINCH_HOST is an IP address, and WebAuthn needs a domain name; give Clinch a name (or set CLINCH_WEBAUTHN_RP_ID)", "url", cfg.Host.String())
+	}
 	if needSetup {
 		// The one line that prints the setup code, deliberately; at warn,
 		// so CLINCH_LOG_LEVEL=warn still shows it.

@@ -20,10 +20,13 @@ import (
 
 // Config is Clinch's runtime configuration.
 type Config struct {
-	Listen         string
-	DataDir        string
-	Host           *url.URL
-	CookieDomain   string
+	Listen       string
+	DataDir      string
+	Host         *url.URL
+	CookieDomain string
+	// WebAuthnRPID is the passkeys' relying party id; "" turns passkeys
+	// off (CLINCH_HOST is an IP address).
+	WebAuthnRPID   string
 	SecretKeyBase  []byte // nil until LoadSecret
 	secretFromEnv  bool
 	ForceSSL       bool
@@ -107,6 +110,12 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 		h := c.Host.Hostname()
 		if h != c.CookieDomain && !strings.HasSuffix(h, "."+c.CookieDomain) {
 			problems = append(problems, fmt.Sprintf("CLINCH_COOKIE_DOMAIN %q does not cover CLINCH_HOST's host %q", c.CookieDomain, h))
+		}
+	}
+	if c.Host != nil {
+		var problem string
+		if c.WebAuthnRPID, problem = webauthnRPID(*val["CLINCH_WEBAUTHN_RP_ID"], c.Host); problem != "" {
+			problems = append(problems, problem)
 		}
 	}
 	forceSSL := *val["FORCE_SSL"]

@@ -131,7 +131,7 @@ func TestLoad_HelpListsEverySetting(t *testing.T) {
 	u := Usage()
 	for _, want := range []string{
 		"CLINCH_LISTEN", "--listen", "CLINCH_DATA_DIR", "--data-dir", "CLINCH_HOST", "--host",
-		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "FORCE_SSL", "--force-ssl",
+		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "CLINCH_WEBAUTHN_RP_ID", "--webauthn-rp-id", "FORCE_SSL", "--force-ssl",
 		"CLINCH_TRUSTED_PROXIES", "--trusted-proxies", "CLINCH_LOG_LEVEL", "--log-level",
 		"CLINCH_LOG_FORMAT", "--log-format", "CLINCH_BCRYPT_COST", "--bcrypt-cost",
 		"SECRET_KEY_BASE", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY", "OIDC_PRIVATE_KEY_FILE",
@@ -152,5 +152,54 @@ func TestLoad_UnknownFlagIsOneLine(t *testing.T) {
 	}
 	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "no-such-flag") || !strings.Contains(got, "--help") {
 		t.Errorf("stderr = %q, want one line naming the flag and pointing at --help", got)
+	}
+}
+
+func TestLoad_WebAuthnRPID(t *testing.T) {
+	tests := []struct {
+		name, host, rpID string
+		want             string // "" with ok: passkeys off
+		ok               bool
+	}{
+		{"default: CLINCH_HOST's host", "https://auth.example.com", "", "auth.example.com", true},
+		{"default on localhost", "http://localhost:3000", "", "localhost", true},
+		{"default on an IP address: passkeys off", "http://192.0.2.2:3000", "", "", true},
+		{"default on an IPv6 address: passkeys off", "http://[2001:db8::1]:3000", "", "", true},
+		{"the parent domain", "https://auth.example.com", "example.com", "example.com", true},
+		{"the host itself, any case, trailing dot", "https://auth.example.com", "Auth.Example.com.", "auth.example.com", true},
+		{"a parent under a private TLD", "https://auth.clinch.test:8443", "clinch.test", "clinch.test", true},
+		{"a sibling", "https://auth.example.com", "app.example.com", "", false},
+		{"a child", "https://auth.example.com", "x.auth.example.com", "", false},
+		{"another domain", "https://auth.example.com", "example.net", "", false},
+		{"a suffix that is not a parent", "https://auth.myexample.com", "example.com", "", false},
+		{"a public suffix", "https://auth.example.co.uk", "co.uk", "", false},
+		{"a TLD", "https://auth.example.com", "com", "", false},
+		{"a private public suffix", "https://me.github.io", "github.io", "", false},
+		{"a URL", "https://auth.example.com", "https://example.com", "", false},
+		{"with a port", "https://auth.example.com", "example.com:443", "", false},
+		{"an IP address", "http://192.0.2.2:3000", "192.0.2.2", "", false},
+		{"not a name", "https://auth.example.com", "exa_mple.com", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(envOf(map[string]string{"CLINCH_HOST": tt.host, "CLINCH_WEBAUTHN_RP_ID": tt.rpID}), nil, io.Discard)
+			if !tt.ok {
+				if err == nil || !strings.Contains(err.Error(), "CLINCH_WEBAUTHN_RP_ID") {
+					t.Fatalf("Load = %v, want a problem naming CLINCH_WEBAUTHN_RP_ID", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.WebAuthnRPID != tt.want {
+				t.Errorf("RP ID = %q, want %q", c.WebAuthnRPID, tt.want)
+			}
+		})
+	}
+	// The flag overrides the environment, as for every setting.
+	c, err := Load(envOf(map[string]string{"CLINCH_HOST": "https://auth.example.com", "CLINCH_WEBAUTHN_RP_ID": "auth.example.com"}), []string{"--webauthn-rp-id", "example.com"}, io.Discard)
+	if err != nil || c.WebAuthnRPID != "example.com" {
+		t.Fatalf("--webauthn-rp-id: %+v, %v", c, err)
 	}
 }

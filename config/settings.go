@@ -23,6 +23,7 @@ func settings() []setting {
 		{env: "CLINCH_DATA_DIR", flag: "data-dir", def: "./storage", help: "data directory: the store, the control socket, a generated secret"},
 		{env: "CLINCH_HOST", flag: "host", shownDefault: "http://localhost:<port of CLINCH_LISTEN>", help: "Clinch's public URL (scheme and host, no path)"},
 		{env: "CLINCH_COOKIE_DOMAIN", flag: "cookie-domain", shownDefault: "registrable domain of CLINCH_HOST", help: "Domain of the session cookie; host-only for localhost and IP addresses"},
+		{env: "CLINCH_WEBAUTHN_RP_ID", flag: "webauthn-rp-id", shownDefault: "host of CLINCH_HOST", help: "passkeys' relying party ID: CLINCH_HOST's host or a parent domain of it (passkeys then work on every host under it)"},
 		{env: "FORCE_SSL", flag: "force-ssl", def: "false", help: "mark cookies Secure and send HSTS even if CLINCH_HOST is http (TLS ends at a proxy)"},
 		{env: "CLINCH_TRUSTED_PROXIES", flag: "trusted-proxies", shownDefault: "none", help: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed"},
 		{env: "CLINCH_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error"},
