@@ -134,6 +134,9 @@ func fieldLabel(f string) string {
 // covers.
 func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request, p *page, step *Continuation) *page {
 	p.Title = "Sign in"
+	if p.PasskeysOn = h.auth.PasskeysEnabled(); p.PasskeysOn {
+		p.Script = h.jsURL
+	}
 	var extra []string
 	if step != nil {
 		p.Authz, p.AppName = step.ID, step.AppName
@@ -342,7 +345,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again.")
 		return
 	}
-	p := &page{Title: "Home", User: u, Apps: h.apps(r.Context(), u)}
+	p := &page{Title: "Home", User: u, Apps: h.apps(r.Context(), u), PasskeysOn: h.auth.PasskeysEnabled()}
 	for _, s := range ss {
 		p.Sessions = append(p.Sessions, sessionView{Session: s, Current: s.ID == cur.ID})
 	}

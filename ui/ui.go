@@ -93,6 +93,8 @@ type Handler struct {
 	pages  map[string]*template.Template
 	static map[string]staticFile
 	cssURL string
+	// jsURL is Clinch's one script, passkey.js, at its versioned URL.
+	jsURL string
 }
 
 type staticFile struct {
@@ -121,7 +123,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "passkeys"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -141,6 +143,8 @@ func New(cfg Config) (*Handler, error) {
 		switch path.Ext(p) {
 		case ".css":
 			ctype = "text/css; charset=utf-8"
+		case ".js":
+			ctype = "text/javascript; charset=utf-8"
 		case ".svg":
 			ctype = "image/svg+xml"
 		case ".png":
@@ -156,6 +160,8 @@ func New(cfg Config) (*Handler, error) {
 	}
 	css := h.static["clinch.css"]
 	h.cssURL = "/static/clinch.css?v=" + css.etag[1:len(css.etag)-1]
+	js := h.static["passkey.js"]
+	h.jsURL = "/static/passkey.js?v=" + js.etag[1:len(js.etag)-1]
 	return h, nil
 }
 
@@ -168,6 +174,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /signout", h.signout)
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
+	h.registerPasskeys(mux)
 	mux.HandleFunc("GET /static/{file}", h.serveStatic)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -203,6 +210,12 @@ type page struct {
 	// home
 	Apps     []AppLink
 	Sessions []sessionView
+	// passkeys (passkeys.go): on the sign-in, home and passkeys pages
+	PasskeysOn  bool
+	Script      string // the page's script: passkey.js, or none
+	Passkeys    []*auth.Passkey
+	PasskeyName string
+	Notice      string
 	// error
 	Message string
 }

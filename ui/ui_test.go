@@ -44,25 +44,36 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with a change to the ui.Config (may be nil).
 func newEnvWith(t *testing.T, change func(*Config)) *env {
 	t.Helper()
+	return newEnvFrom(t, true, change)
+}
+
+// newEnvFrom is newEnvWith with passkeys on (RP ID localhost, the test
+// server's origin) or off.
+func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
+	t.Helper()
 	store := kvtest.Open(t)
 	secrets, err := auth.NewSecrets([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
 	// A fixed clock keeps every rate-limit window the same during a test.
 	now := time.Now()
-	svc, err := auth.New(auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: func() time.Time { return now }})
+	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: func() time.Time { return now }}
+	if passkeys {
+		ac.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origin: srv.URL}
+	}
+	svc, err := auth.New(ac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, auth: svc, store: store, metrics: metrics.New()}
+	e := &env{t: t, auth: svc, store: store, metrics: metrics.New(), srv: srv}
 	e.metrics.SetActiveSessions(func() float64 {
 		n, _ := svc.CountActiveSessions(context.Background())
 		return float64(n)
 	})
-	var handler http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(e.srv.Close)
 	host, _ := url.Parse(e.srv.URL)
 	site := web.NewSite(host, "", false)
 	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
@@ -603,8 +614,14 @@ func TestHealthReadyStaticAnd404(t *testing.T) {
 	if signin.hdr.Get("Cache-Control") != "no-store" || !strings.Contains(signin.hdr.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Errorf("headers %v", signin.hdr)
 	}
-	if strings.Contains(signin.body, "<script") || strings.Contains(signin.body, "style=") {
-		t.Error("pages must carry no inline script or style")
+	// The one script is passkey.js, from /static, with nothing inline.
+	scripts := regexp.MustCompile(`<script[^>]*>[^<]*</script>`).FindAllString(signin.body, -1)
+	if strings.Count(signin.body, "<script") != 1 || len(scripts) != 1 ||
+		!regexp.MustCompile(`^<script src="/static/passkey\.js\?v=[0-9a-f]+" defer></script>$`).MatchString(scripts[0]) {
+		t.Errorf("pages must carry no script but /static/passkey.js, and nothing inline: %q", scripts)
+	}
+	if strings.Contains(signin.body, "style=") || regexp.MustCompile(`\son[a-z]+=`).MatchString(signin.body) {
+		t.Error("pages must carry no inline style or event handler")
 	}
 	css := regexp.MustCompile(`href="(/static/clinch\.css\?v=[^"]+)"`).FindStringSubmatch(signin.body)
 	if css == nil {
