@@ -30,6 +30,7 @@ func (h *Handler) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 	p := &page{RD: r.PostFormValue("rd"), Remember: r.PostFormValue("remember") == "1"}
 	step := h.continuation(r, r.PostFormValue(authzParam))
 	h.signinPage(w, r, p, step)
+	p.NoAutofill = true
 	ceremony, resp := r.PostFormValue("ceremony"), r.PostFormValue("credential")
 	if ceremony == "" || resp == "" {
 		p.Error = "Your browser sent no passkey. Signing in with a passkey needs JavaScript and a browser that supports passkeys; you can sign in with your password instead."

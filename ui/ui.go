@@ -216,6 +216,10 @@ type page struct {
 	Passkeys    []*auth.Passkey
 	PasskeyName string
 	Notice      string
+	// NoAutofill: the page reports a failed passkey sign-in, so it does
+	// not offer passkeys in the autofill again at once (an authenticator
+	// that answers by itself would loop).
+	NoAutofill bool
 	// error
 	Message string
 }

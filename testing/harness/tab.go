@@ -228,6 +228,23 @@ func (b Tab) Value(sel string) string {
 	return v
 }
 
+// Attr returns the attribute name of the element matching the CSS
+// selector sel ("" when it has none).
+func (b Tab) Attr(sel, name string) string {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? (e.getAttribute(` + strconv.Quote(name) + `) || "") : "\u0000"; })()`
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		b.T.Fatalf("browser: attribute %s of %s: %v", name, sel, err)
+	}
+	if v == "\x00" {
+		b.T.Fatalf("browser: no element matches %s at %s", sel, b.location())
+	}
+	return v
+}
+
 // Cookies returns the cookies the browser would send to u.
 func (b Tab) Cookies(u string) []*network.Cookie {
 	b.T.Helper()

@@ -1,0 +1,109 @@
+package browser
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/clinchsso/clinch/testing/harness"
+)
+
+// A person with Chromium's virtual authenticator (a platform
+// authenticator that verifies them) signs in with the password, opens
+// "Passkeys" from the home page and adds one by clicking; signs out and
+// back in with "Sign in with a passkey" alone; then deletes the passkey,
+// and the authenticator that still holds it is refused. Everything is
+// clicked, over HTTPS through Caddy, with the one script /static/passkey.js
+// (CSP script-src 'self').
+func TestPasskeys(t *testing.T) {
+	st := newStack(t)
+	st.user(t, "ann")
+	st.serve()
+	tab := st.fresh(t)
+	authn := harness.VirtualAuthenticator(t, tab.Ctx)
+
+	tab.Open("/signin")
+	if got := tab.Value(`#login`); got != "" {
+		t.Fatalf("the login field is filled before anything was typed: %q", got)
+	}
+	if ac := tab.Attr("#login", "autocomplete"); ac != "username webauthn" {
+		t.Errorf("the login field's autocomplete is %q, want %q (passkeys in the autofill)", ac, "username webauthn")
+	}
+	signIn(tab, "ann", "/")
+	tab.ClickAndWait(`document.querySelector('a[href="/account/passkeys"]')`, "/account/passkeys")
+	tab.See("You have no passkeys yet")
+
+	t.Run("add a passkey by clicking", func(t *testing.T) {
+		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
+		tab.Type("#passkey-name", "Virtual key")
+		tab.ClickAndWait(harness.Button("Add a passkey"), "/account/passkeys")
+		tab.See("Passkey added", "Virtual key", "Last used", "never")
+		tab.Shot("passkey-added")
+		if n := len(harness.Credentials(t, tab.Ctx, authn)); n != 1 {
+			t.Fatalf("the authenticator holds %d credentials, want 1", n)
+		}
+	})
+
+	t.Run("sign out, and the autofill signs in with the passkey", func(t *testing.T) {
+		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
+		// The virtual authenticator answers the sign-in page's autofill
+		// request (conditional mediation) as a person picking the
+		// passkey from the login field's suggestions would.
+		tab.ClickAndWait(harness.Button("Sign out"), "/")
+		tab.See("Hello, Ann")
+		if !visited(tab, "/signin") || !visited(tab, "/signin/passkey") {
+			t.Errorf("the way back in did not go through the sign-in page and /signin/passkey:\n%s", strings.Join(tab.Visited(), "\n"))
+		}
+	})
+
+	t.Run("sign out, sign in by clicking \"Sign in with a passkey\"", func(t *testing.T) {
+		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
+		// Without automatic presence the autofill request waits, as it
+		// does for a person who ignores the suggestion.
+		harness.SetPresence(t, tab.Ctx, authn, false)
+		tab.ClickAndWait(harness.Button("Sign out"), "/signin")
+		tab.See("Sign in with a passkey")
+		tab.Shot("passkey-signin-page")
+		harness.SetPresence(t, tab.Ctx, authn, true)
+		if p := tab.Path(); p != "/signin" {
+			t.Fatalf("the pending autofill request signed in by itself (at %s); the button is not what is tested", tab.URL())
+		}
+		tab.ClickAndWait(harness.Button("Sign in with a passkey"), "/")
+		tab.See("Hello, Ann")
+		tab.Open("/account/passkeys")
+		text := tab.See("Virtual key", "Headless Chrome")
+		if strings.Contains(text, "never") {
+			t.Errorf("the passkeys page does not show the sign-in as the passkey's last use:\n%s", text)
+		}
+		tab.Shot("passkey-used")
+	})
+
+	t.Run("delete it, and it is refused", func(t *testing.T) {
+		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
+		tab.Open("/account/passkeys")
+		tab.ClickAndWait(harness.Button("Delete"), "/account/passkeys")
+		tab.See("Passkey deleted", "You have no passkeys yet")
+		// The authenticator still holds the credential and offers it, in
+		// the autofill and on the button; Clinch no longer knows it.
+		if n := len(harness.Credentials(t, tab.Ctx, authn)); n != 1 {
+			t.Fatalf("the authenticator holds %d credentials, want the deleted one still", n)
+		}
+		tab.ClickAndWait(harness.Button("Sign out"), "/signin/passkey")
+		tab.See("That passkey did not sign you in")
+		tab.ClickAndWait(harness.Button("Sign in with a passkey"), "/signin/passkey")
+		tab.See("That passkey did not sign you in")
+		tab.Shot("passkey-refused")
+		signedOut(tab, "after a deleted passkey")
+	})
+}
+
+
+// visited reports whether the tab requested a page at path (on Clinch).
+func visited(tab harness.Tab, path string) bool {
+	for _, p := range tab.Visited() {
+		if u, err := url.Parse(p); err == nil && u.Path == path {
+			return true
+		}
+	}
+	return false
+}
