@@ -97,7 +97,6 @@ func TestPasskeys(t *testing.T) {
 	})
 }
 
-
 // visited reports whether the tab requested a page at path (on Clinch).
 func visited(tab harness.Tab, path string) bool {
 	for _, p := range tab.Visited() {
