@@ -44,6 +44,10 @@ type Service struct {
 	apps     *kv.Collection[App]
 	apiKeys  *kv.Collection[APIKey]
 
+	factors        *kv.Collection[secondFactors]
+	pendingSignIns *kv.Collection[PendingSignIn]
+	enrolments     *kv.Collection[totpEnrolment]
+
 	// dummyHash makes a sign-in for an unknown user cost one bcrypt compare,
 	// the same as a wrong password.
 	dummyHash func() []byte
@@ -91,6 +95,9 @@ func New(cfg Config) (*Service, error) {
 		kv.Index[App]{Prefix: kv.PrefixAppByClientID, Value: func(a *App) string { return a.ClientID }},
 	)
 	s.apiKeys = kv.NewCollection(kv.PrefixAPIKey, func(k *APIKey) string { return k.ID })
+	s.factors = kv.NewCollection(kv.PrefixSecondFactors, func(f *secondFactors) string { return f.UserID })
+	s.pendingSignIns = kv.NewCollection(kv.PrefixSignIn, func(p *PendingSignIn) string { return p.ID })
+	s.enrolments = kv.NewCollection(kv.PrefixTOTPEnrolment, func(e *totpEnrolment) string { return e.SessionID })
 	// Made on first sign-in, not at start-up: admin commands run without a
 	// server open a Service too and should not pay a bcrypt hash each time.
 	s.dummyHash = sync.OnceValue(func() []byte {
@@ -457,6 +464,9 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 			return err
 		}
 		if err := s.deleteUserAPIKeys(t, u.ID); err != nil {
+			return err
+		}
+		if err := s.deleteFactors(t, u.ID); err != nil {
 			return err
 		}
 		gs, err := s.groups.All(t)

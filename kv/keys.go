@@ -43,6 +43,9 @@ const (
 	PrefixUserAppClaims   Prefix = "claims/userapp/"
 	PrefixOAuthPending    Prefix = "oauth/pending/"  // id → pending authorization request, TTL
 	PrefixOAuthSessionApp Prefix = "idx/oauth/sess/" // session id/app id → sub, TTL of the session
+	PrefixSignIn          Prefix = "signin/"         // HMAC(cookie token) → auth.PendingSignIn, TTL
+	PrefixSecondFactors   Prefix = "mfa/"            // user id → the user's TOTP (encrypted) and backup codes (hashed)
+	PrefixTOTPEnrolment   Prefix = "totpenrol/"      // session id → TOTP secret offered on the security page (encrypted), TTL
 )
 
 // Key joins a prefix and an id into a key.
