@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,15 @@ type env struct {
 	auth    *auth.Service
 	store   *kv.Store
 	metrics *metrics.Metrics
+
+	mu  sync.Mutex
+	now time.Time // the service's clock: still unless a test moves it
 }
+
+func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+
+// advance moves the clock on (for TOTP steps).
+func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
 
 // appHost is the one foreign host the test ReturnTo accepts.
 const appHost = "app.example.com"
@@ -50,12 +59,12 @@ func newEnvWith(t *testing.T, change func(*Config)) *env {
 		t.Fatal(err)
 	}
 	// A fixed clock keeps every rate-limit window the same during a test.
-	now := time.Now()
-	svc, err := auth.New(auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: func() time.Time { return now }})
+	e := &env{t: t, store: store, metrics: metrics.New(), now: time.Now()}
+	svc, err := auth.New(auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, auth: svc, store: store, metrics: metrics.New()}
+	e.auth = svc
 	e.metrics.SetActiveSessions(func() float64 {
 		n, _ := svc.CountActiveSessions(context.Background())
 		return float64(n)
