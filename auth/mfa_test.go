@@ -3,10 +3,6 @@ package auth_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,25 +12,8 @@ import (
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/auth/authtest"
 )
-
-// rfc6238 is RFC 6238's TOTP (HMAC-SHA1, 6 digits, 30 s) written out here,
-// apart from the code under test and the library it uses.
-func rfc6238(t *testing.T, secret string, at time.Time) string {
-	t.Helper()
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
-	if err != nil {
-		t.Fatalf("secret %q is not base32: %v", secret, err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
-	m := hmac.New(sha1.New, key)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0xf
-	v := binary.BigEndian.Uint32(sum[off:]) & 0x7fffffff
-	return fmt.Sprintf("%06d", v%1000000)
-}
 
 const mfaPassword = "correct horse"
 
@@ -62,7 +41,7 @@ func (f *signInFixture) enrol(t *testing.T, u *auth.User) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := f.svc.ConfirmTOTPEnrolment(ctx, sess, rfc6238(t, secret, f.clock()), "10.9.9.9")
+	codes, err := f.svc.ConfirmTOTPEnrolment(ctx, sess, authtest.TOTP(t, secret, f.clock()), "10.9.9.9")
 	if err != nil {
 		t.Fatalf("confirm set-up: %v", err)
 	}
@@ -106,7 +85,7 @@ func TestSignIn_WithTOTP_SessionRecordsACR2(t *testing.T) {
 	if n := len(f.sessionsOf(t, ann.ID)); n != 0 {
 		t.Fatalf("%d sessions exist after the password alone", n)
 	}
-	done, err := f.svc.SignInSecondFactor(context.Background(), res.PendingToken, rfc6238(t, secret, f.clock()), "10.0.0.1")
+	done, err := f.svc.SignInSecondFactor(context.Background(), res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.0.1")
 	if err != nil || !done.Done() {
 		t.Fatalf("second factor: %+v, %v", done, err)
 	}
@@ -141,7 +120,7 @@ func TestTOTP_ReplayedCodeIsRefused(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := f.password(t, "ann@example.com", fmt.Sprintf("10.0.1.%d", i), auth.StepSecondFactor)
-			_, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, rfc6238(t, secret, tt.at), fmt.Sprintf("10.0.1.%d", i))
+			_, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, authtest.TOTP(t, secret, tt.at), fmt.Sprintf("10.0.1.%d", i))
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("SignInSecondFactor = %v, want %v", err, tt.want)
 			}
@@ -177,7 +156,7 @@ func TestTOTP_CodesFromOtherTimes(t *testing.T) {
 				t.Fatalf("clock %v is not at a step boundary", f.clock())
 			}
 			res := f.password(t, "ann@example.com", "10.0.2.1", auth.StepSecondFactor)
-			_, err := f.svc.SignInSecondFactor(context.Background(), res.PendingToken, rfc6238(t, secret, f.clock().Add(tt.offset)), "10.0.2.1")
+			_, err := f.svc.SignInSecondFactor(context.Background(), res.PendingToken, authtest.TOTP(t, secret, f.clock().Add(tt.offset)), "10.0.2.1")
 			if tt.ok && err != nil || !tt.ok && !errors.Is(err, auth.ErrWrongCode) {
 				t.Fatalf("code from %v: %v, want ok %v", tt.offset, err, tt.ok)
 			}
@@ -229,7 +208,7 @@ func TestSecondFactor_WrongFormats(t *testing.T) {
 	for range 5 {
 		_, _ = f.svc.SignInSecondFactor(ctx, res.PendingToken, "", "10.0.3.1")
 	}
-	code := rfc6238(t, secret, f.clock())
+	code := authtest.TOTP(t, secret, f.clock())
 	spaced := code[:2] + " " + code[2:]
 	done, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, spaced, "10.0.3.2")
 	if err != nil || !done.Done() {
@@ -270,7 +249,7 @@ func TestBackupCodes_SingleUse(t *testing.T) {
 		t.Fatalf("status %+v, %v; want %d codes left", st, err, auth.BackupCodeCount-2)
 	}
 	// A new set, confirmed with a current TOTP code, voids the old one.
-	fresh, err := f.svc.RegenerateBackupCodes(ctx, ann.ID, auth.Proof{Code: rfc6238(t, secret, f.clock()), IP: "10.0.4.4"})
+	fresh, err := f.svc.RegenerateBackupCodes(ctx, ann.ID, auth.Proof{Code: authtest.TOTP(t, secret, f.clock()), IP: "10.0.4.4"})
 	if err != nil || len(fresh) != auth.BackupCodeCount {
 		t.Fatalf("regenerate: %d codes, %v", len(fresh), err)
 	}
@@ -299,7 +278,7 @@ func TestSecondFactor_AttemptsLimitedAtomically(t *testing.T) {
 	secret, _ := f.enrol(t, ann)
 	ctx := context.Background()
 	res := f.password(t, "ann@example.com", "10.0.5.1", auth.StepSecondFactor)
-	wrong := rfc6238(t, secret, f.clock().Add(-10*time.Minute))
+	wrong := authtest.TOTP(t, secret, f.clock().Add(-10*time.Minute))
 	var mu sync.Mutex
 	counts := map[string]int{}
 	var wg sync.WaitGroup
@@ -325,14 +304,14 @@ func TestSecondFactor_AttemptsLimitedAtomically(t *testing.T) {
 		t.Fatalf("30 wrong codes at once: %v; want %d checked and the rest limited", counts, auth.AccountFreeFailures)
 	}
 	// Even the right code waits now, and then goes through.
-	_, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, rfc6238(t, secret, f.clock()), "10.0.5.2")
+	_, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.5.2")
 	var rl *auth.RateLimitError
 	if !errors.As(err, &rl) || rl.Scope != auth.ScopeSecondFactor || rl.RetryAfter != auth.AccountFirstDelay {
 		t.Fatalf("the right code during the delay: %v", err)
 	}
 	f.advance(auth.AccountFirstDelay)
 	res = f.password(t, "ann@example.com", "10.0.5.3", auth.StepSecondFactor)
-	if _, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, rfc6238(t, secret, f.clock()), "10.0.5.3"); err != nil {
+	if _, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.5.3"); err != nil {
 		t.Fatalf("the right code after the delay: %v", err)
 	}
 }
@@ -381,7 +360,7 @@ func TestSignIn_ChangedMidWayGetsNoSession(t *testing.T) {
 				if step == auth.StepSetupTOTP {
 					finish = f.svc.SignInSetupTOTP
 				}
-				done, err := finish(ctx, res.PendingToken, rfc6238(t, secret, f.clock()), "10.0.7.1")
+				done, err := finish(ctx, res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.7.1")
 				if !errors.Is(err, auth.ErrNoSignIn) {
 					t.Fatalf("last step after the user was %s: %+v, %v; want ErrNoSignIn", tt.name, done, err)
 				}
@@ -420,7 +399,7 @@ func TestPendingSignIn_BoundToItsBrowser(t *testing.T) {
 			if _, err := f.svc.PendingSignIn(ctx, tt.token); !errors.Is(err, auth.ErrNoSignIn) {
 				t.Errorf("PendingSignIn = %v", err)
 			}
-			if _, err := f.svc.SignInSecondFactor(ctx, tt.token, rfc6238(t, secret, f.clock()), "10.0.8.3"); !errors.Is(err, auth.ErrNoSignIn) {
+			if _, err := f.svc.SignInSecondFactor(ctx, tt.token, authtest.TOTP(t, secret, f.clock()), "10.0.8.3"); !errors.Is(err, auth.ErrNoSignIn) {
 				t.Errorf("SignInSecondFactor = %v", err)
 			}
 		})
@@ -429,7 +408,7 @@ func TestPendingSignIn_BoundToItsBrowser(t *testing.T) {
 		t.Fatalf("the other browser's sign-in: %+v, %v", p, err)
 	}
 	f.advance(auth.SignInTTL + time.Second)
-	if _, err := f.svc.SignInSecondFactor(ctx, mine.PendingToken, rfc6238(t, secret, f.clock()), "10.0.8.1"); !errors.Is(err, auth.ErrNoSignIn) {
+	if _, err := f.svc.SignInSecondFactor(ctx, mine.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.8.1"); !errors.Is(err, auth.ErrNoSignIn) {
 		t.Fatalf("after %v: %v", auth.SignInTTL, err)
 	}
 }
@@ -450,7 +429,7 @@ func TestSetupTOTP_OnlyTheOfferedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	if _, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, rfc6238(t, attacker, f.clock()), "10.0.9.1"); !errors.Is(err, auth.ErrWrongCode) {
+	if _, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, attacker, f.clock()), "10.0.9.1"); !errors.Is(err, auth.ErrWrongCode) {
 		t.Fatalf("a code of another secret at set-up: %v, want ErrWrongCode", err)
 	}
 	if again, _ := f.svc.PendingSignIn(ctx, res.PendingToken); again == nil {
@@ -458,7 +437,7 @@ func TestSetupTOTP_OnlyTheOfferedSecret(t *testing.T) {
 	} else if s, _ := f.svc.SetupSecret(again); s != offered {
 		t.Fatal("the offered secret changed after a wrong code")
 	}
-	done, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, rfc6238(t, offered, f.clock()), "10.0.9.1")
+	done, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, offered, f.clock()), "10.0.9.1")
 	if err != nil || !done.Done() || len(done.BackupCodes) != auth.BackupCodeCount {
 		t.Fatalf("set-up with the offered secret: %+v, %v", done, err)
 	}
@@ -471,7 +450,7 @@ func TestSetupTOTP_OnlyTheOfferedSecret(t *testing.T) {
 		want   error
 	}{{attacker, auth.ErrWrongCode}, {offered, nil}} {
 		next := f.password(t, ann.Email, "10.0.9.2", auth.StepSecondFactor)
-		_, err := f.svc.SignInSecondFactor(ctx, next.PendingToken, rfc6238(t, tt.secret, f.clock()), "10.0.9.2")
+		_, err := f.svc.SignInSecondFactor(ctx, next.PendingToken, authtest.TOTP(t, tt.secret, f.clock()), "10.0.9.2")
 		if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 			t.Fatalf("signing in with a code of %s: %v, want %v", tt.secret, err, tt.want)
 		}
@@ -554,7 +533,7 @@ func TestRequireSecondFactor(t *testing.T) {
 		{auth.Proof{}, auth.ErrCodeFormat},
 		{auth.Proof{Password: "wrong horse"}, auth.ErrInvalidCredentials},
 		{auth.Proof{Code: "000000"}, auth.ErrWrongCode},
-		{auth.Proof{Code: rfc6238(t, danSecret, f.clock())}, nil},
+		{auth.Proof{Code: authtest.TOTP(t, danSecret, f.clock())}, nil},
 	} {
 		tt.proof.IP = "10.1.0.5"
 		if err := f.svc.DisableTOTP(ctx, dan.ID, tt.proof); tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
@@ -582,7 +561,7 @@ func TestStepUp(t *testing.T) {
 	if err != nil || up.Done() || up.Pending.Step != auth.StepSecondFactor || !up.Pending.StepUp {
 		t.Fatalf("BeginStepUp: %+v, %v", up, err)
 	}
-	done, err := f.svc.SignInSecondFactor(ctx, up.PendingToken, rfc6238(t, secret, f.clock()), "10.2.0.1")
+	done, err := f.svc.SignInSecondFactor(ctx, up.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.2.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +585,7 @@ func TestStepUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.advance(time.Minute)
-	if _, err := f.svc.SignInSecondFactor(ctx, up.PendingToken, rfc6238(t, secret, f.clock()), "10.2.0.2"); !errors.Is(err, auth.ErrNoSignIn) {
+	if _, err := f.svc.SignInSecondFactor(ctx, up.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.2.0.2"); !errors.Is(err, auth.ErrNoSignIn) {
 		t.Fatalf("step-up of a revoked session: %v", err)
 	}
 	if n := len(f.sessionsOf(t, ann.ID)); n != 0 {
@@ -645,7 +624,7 @@ func TestSignIn_EndsThePreviousSession(t *testing.T) {
 	if _, err := f.svc.SessionByToken(ctx, prev); err != nil {
 		t.Fatalf("the previous session ended before the sign-in finished: %v", err)
 	}
-	done, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, rfc6238(t, secret, f.clock()), "10.3.0.1")
+	done, err := f.svc.SignInSecondFactor(ctx, res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.3.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

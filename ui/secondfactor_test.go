@@ -2,11 +2,6 @@ package ui
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,25 +10,9 @@ import (
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/auth/authtest"
 	"github.com/clinchsso/clinch/web"
 )
-
-// totpCode is RFC 6238 (SHA1, 6 digits, 30 s), written out apart from the
-// code under test.
-func totpCode(t *testing.T, secret string, at time.Time) string {
-	t.Helper()
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
-	if err != nil {
-		t.Fatalf("secret %q: %v", secret, err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
-	m := hmac.New(sha1.New, key)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0xf
-	return fmt.Sprintf("%06d", (binary.BigEndian.Uint32(sum[off:])&0x7fffffff)%1000000)
-}
 
 var secretRE = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
 
@@ -57,7 +36,7 @@ func (e *env) enrol(c *client) string {
 	r := c.get("/account/security/totp")
 	want(e.t, r, 200, "")
 	secret := pageSecret(e.t, r)
-	r = c.post("/account/security/totp", url.Values{"code": {totpCode(e.t, secret, e.clock())}})
+	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(e.t, secret, e.clock())}})
 	if r.code != 200 || strings.Count(r.body, "<li><code>") != auth.BackupCodeCount {
 		e.t.Fatalf("confirming the set-up: %d\n%s", r.code, r.body)
 	}
@@ -115,7 +94,7 @@ func TestSecondFactor_SignIn(t *testing.T) {
 		{"", "Enter the 6-digit code", 400},
 		{"12345", "that has 5", 400},
 		{"abcdef", "not a code", 400},
-		{totpCode(t, secret, e.clock().Add(-5*time.Minute)), "not right", 401},
+		{authtest.TOTP(t, secret, e.clock().Add(-5*time.Minute)), "not right", 401},
 	} {
 		r := c.post("/signin/second-factor", url.Values{"code": {tt.code}})
 		if r.code != tt.status || !strings.Contains(r.body, tt.text) || !strings.Contains(r.body, `role="alert"`) {
@@ -125,7 +104,7 @@ func TestSecondFactor_SignIn(t *testing.T) {
 			t.Errorf("code %q echoed back", tt.code)
 		}
 	}
-	code := totpCode(t, secret, e.clock())
+	code := authtest.TOTP(t, secret, e.clock())
 	r = c.post("/signin/second-factor", url.Values{"code": {code[:3] + " " + code[3:]}})
 	want(t, r, 303, "https://"+appHost+"/p?fa_token=test")
 	sess, err := e.auth.SessionByToken(context.Background(), c.sessionCookie())
@@ -149,7 +128,7 @@ func TestSecondFactor_SignIn(t *testing.T) {
 	if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://grafana.example.com;") || !strings.Contains(r.body, "Grafana") {
 		t.Errorf("second-factor page for an authorization: CSP %q\n%s", csp, r.body)
 	}
-	want(t, c2.post("/signin/second-factor", url.Values{"code": {totpCode(t, secret, e.clock())}}), 303, "/oauth/authorize/resume?authz=pa1")
+	want(t, c2.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, "/oauth/authorize/resume?authz=pa1")
 }
 
 // The pending sign-in lives in one browser: another browser posting a
@@ -163,12 +142,12 @@ func TestSecondFactor_OtherBrowserGetsNothing(t *testing.T) {
 	victim := e.client("10.21.0.2")
 	want(t, victim.signin("bob", "bob-password", nil), 303, "/signin/second-factor")
 	other := e.client("10.21.0.3")
-	r := other.post("/signin/second-factor", url.Values{"code": {totpCode(t, secret, e.clock())}})
+	r := other.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}})
 	if r.code != 400 || !strings.Contains(r.body, "expired") || other.sessionCookie() != "" {
 		t.Fatalf("another browser: %d, session %q\n%s", r.code, other.sessionCookie(), r.body)
 	}
 	want(t, other.get("/signin/second-factor"), 200, "")
-	want(t, victim.post("/signin/second-factor", url.Values{"code": {totpCode(t, secret, e.clock())}}), 303, "/")
+	want(t, victim.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, "/")
 }
 
 // A user who must have a second factor and has none goes from the
@@ -192,7 +171,7 @@ func TestSetupTOTP_PostedSecretIgnored(t *testing.T) {
 	}
 	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	for _, field := range []string{"secret", "totp_secret", "key"} {
-		r := c.post("/signin/setup-totp", url.Values{field: {attacker}, "code": {totpCode(t, attacker, e.clock())}})
+		r := c.post("/signin/setup-totp", url.Values{field: {attacker}, "code": {authtest.TOTP(t, attacker, e.clock())}})
 		if r.code != 401 || c.sessionCookie() != "" {
 			t.Fatalf("a code of a posted %s: %d, session %q", field, r.code, c.sessionCookie())
 		}
@@ -200,7 +179,7 @@ func TestSetupTOTP_PostedSecretIgnored(t *testing.T) {
 			t.Fatal("the page offers another secret after a posted one")
 		}
 	}
-	r := c.post("/signin/setup-totp", url.Values{"secret": {attacker}, "code": {totpCode(t, shown, e.clock())}})
+	r := c.post("/signin/setup-totp", url.Values{"secret": {attacker}, "code": {authtest.TOTP(t, shown, e.clock())}})
 	if r.code != 200 || strings.Count(r.body, "<li><code>") != auth.BackupCodeCount || !strings.Contains(r.body, `href="/"`) {
 		t.Fatalf("set-up with the shown secret: %d\n%s", r.code, r.body)
 	}
@@ -211,8 +190,8 @@ func TestSetupTOTP_PostedSecretIgnored(t *testing.T) {
 	e.advance(time.Minute)
 	c2 := e.client("10.22.0.2")
 	want(t, c2.signin("bob", "bob-password", nil), 303, "/signin/second-factor")
-	want(t, c2.post("/signin/second-factor", url.Values{"code": {totpCode(t, attacker, e.clock())}}), 401, "")
-	want(t, c2.post("/signin/second-factor", url.Values{"code": {totpCode(t, shown, e.clock())}}), 303, "/")
+	want(t, c2.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, attacker, e.clock())}}), 401, "")
+	want(t, c2.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, shown, e.clock())}}), 303, "/")
 }
 
 func TestSecurityPage(t *testing.T) {
@@ -234,7 +213,7 @@ func TestSecurityPage(t *testing.T) {
 	}
 	r := c.post("/account/security/totp", url.Values{"code": {"123"}})
 	want(t, r, 400, "")
-	r = c.post("/account/security/totp", url.Values{"code": {totpCode(t, secret, e.clock())}})
+	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}})
 	want(t, r, 200, "")
 	codes := regexp.MustCompile(`<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>`).FindAllStringSubmatch(r.body, -1)
 	if len(codes) != auth.BackupCodeCount {
@@ -278,7 +257,7 @@ func TestStepUpPage(t *testing.T) {
 	if !strings.Contains(r.body, "asks for a second factor") || !strings.Contains(r.body, "Cancel") {
 		t.Errorf("step-up page:\n%s", r.body)
 	}
-	want(t, c.post("/signin/second-factor", url.Values{"code": {totpCode(t, secret, e.clock())}}), 303, rd)
+	want(t, c.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, rd)
 	ctx := context.Background()
 	if _, err := e.auth.SessionByToken(ctx, old); err == nil {
 		t.Error("the old session outlives the step-up")
