@@ -87,7 +87,7 @@ func TestSetupFirstUser_OnlyOnce(t *testing.T) {
 }
 
 func signIn(s *auth.Service, login, pw, ip string) error {
-	_, _, _, err := s.Authenticate(context.Background(), auth.SignIn{Login: login, Password: pw, IP: ip})
+	_, err := s.Authenticate(context.Background(), auth.SignIn{Login: login, Password: pw, IP: ip})
 	return err
 }
 
@@ -127,10 +127,14 @@ func TestAuthenticate_SessionLifecycle(t *testing.T) {
 	var changes []auth.Change
 	s.Subscribe(func(c auth.Change) { changes = append(changes, c) })
 
-	u, sess, token, err := s.Authenticate(ctx, auth.SignIn{Login: "ann@example.com", Password: "correct horse", IP: "1.2.3.4", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", Remember: true})
+	res, err := s.Authenticate(ctx, auth.SignIn{Login: "ann@example.com", Password: "correct horse", IP: "1.2.3.4", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", Remember: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !res.Done() {
+		t.Fatalf("a user without a second factor is pending at %q after the password", res.Pending.Step)
+	}
+	u, sess, token := res.User, res.Session, res.SessionToken
 	if !strings.HasPrefix(token, auth.PrefixSessionToken) || strings.Contains(sess.ID, token) {
 		t.Fatalf("token %q / id %q", token[:5], sess.ID)
 	}
@@ -147,7 +151,11 @@ func TestAuthenticate_SessionLifecycle(t *testing.T) {
 	if _, err := s.SessionByToken(ctx, token+"x"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("tampered token = %v", err)
 	}
-	_, other, _, _ := s.Authenticate(ctx, auth.SignIn{Login: "ann@example.com", Password: "correct horse", IP: "1.2.3.4"})
+	res, err = s.Authenticate(ctx, auth.SignIn{Login: "ann@example.com", Password: "correct horse", IP: "1.2.3.4"})
+	if err != nil || !res.Done() {
+		t.Fatalf("second sign-in: %+v, %v", res, err)
+	}
+	other := res.Session
 	if d := other.ExpiresAt.Sub(other.CreatedAt); d != auth.SessionTTL {
 		t.Errorf("session lasts %v", d)
 	}

@@ -116,17 +116,29 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 		return err
 	}
 	var uid string
+	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		ended = nil
 		u, err := s.userByEmail(t, e)
 		if err != nil {
 			return err
 		}
 		uid = u.ID
-		if add {
-			return s.addMember(t, group, u.ID)
-		}
 		n, err := NormalizeGroupName(group)
 		if err != nil {
+			return err
+		}
+		if add {
+			if err := s.addMember(t, n, u.ID); err != nil {
+				return err
+			}
+			// Joining a group that requires a second factor, without
+			// one, signs the user out: their next sign-in sets one up.
+			g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+			if err != nil {
+				return mapKV(err, "group "+n)
+			}
+			ended, err = s.endIfLacking(t, u.ID, g.RequireSecondFactor)
 			return err
 		}
 		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
@@ -144,7 +156,7 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 	if err != nil {
 		return err
 	}
-	s.Notify(Change{Kind: ChangeUser, UserID: uid})
+	s.Notify(Change{Kind: ChangeUser, UserID: uid, EndedSessions: ended})
 	s.Notify(Change{Kind: ChangeGroups})
 	return nil
 }

@@ -125,15 +125,44 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 
 // DeletePasskey deletes one of the user's passkeys: from then on it signs
 // nobody in. Another user's passkey is ErrNotFound, exactly like a missing
-// one, so nobody learns that an id exists.
+// one, so nobody learns that an id exists. The last second factor of a
+// user who must have one is not deleted (ErrSecondFactorRequired).
 func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
 	return s.store.Update(ctx, func(t *kv.Txn) error {
 		p, err := s.ownPasskey(t, userID, id)
 		if err != nil {
 			return err
 		}
+		if err := s.keepsSecondFactor(t, userID, id); err != nil {
+			return err
+		}
 		return s.deletePasskey(t, p)
 	})
+}
+
+// keepsSecondFactor fails with ErrSecondFactorRequired when the user must
+// have a second factor and the passkey with the id is their last one.
+func (s *Service) keepsSecondFactor(t *kv.Txn, userID, id string) error {
+	u, err := s.users.Get(t, userID)
+	if err != nil {
+		return mapKV(err, "user")
+	}
+	by, err := s.requirement(t, u)
+	if err != nil || len(by) == 0 {
+		return err
+	}
+	f, err := s.factorsIn(t, userID)
+	if err != nil || f.has() {
+		return err
+	}
+	ps, err := s.userPasskeys(t, userID)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 1 && ps[0].ID == id {
+		return ErrSecondFactorRequired
+	}
+	return nil
 }
 
 // ownPasskey returns the passkey with the id when userID owns it, and

@@ -12,12 +12,21 @@ import (
 	"github.com/clinchsso/clinch/kv"
 )
 
-// PasskeyACR is the acr of a session made with a user-verified passkey.
-const PasskeyACR = "2"
+// How sessions made with a passkey are recorded (RFC 8176 names).
+const (
+	// AMRHardwareKey: a proof of possession of a hardware-bound key.
+	AMRHardwareKey = "hwk"
+	// AMRUserVerified: the authenticator verified the user (PIN,
+	// biometrics), as the UV flag says.
+	AMRUserVerified = "user"
+	// PasskeyACR is the acr of a session made with a user-verified
+	// passkey alone.
+	PasskeyACR = ACRSecondFactor
+)
 
 // PasskeyAMR is the amr of a session made with a user-verified passkey
 // alone: a hardware-bound key, and the user verified by it.
-func PasskeyAMR() []string { return []string{"hwk", "user"} }
+func PasskeyAMR() []string { return []string{AMRHardwareKey, AMRUserVerified} }
 
 // Begin limits: starting a ceremony writes a record, so a client address
 // may start CeremonyAttempts of them per CeremonyWindow. Pages start one
@@ -57,10 +66,16 @@ type PasskeySignIn struct {
 	IP        string
 	UserAgent string
 	Remember  bool
+	// RD, Authz, Previous and Pending as for SignIn: where the sign-in
+	// goes, the session it replaces, the pending sign-in it replaces.
+	RD, Authz         string
+	Previous, Pending string
 }
 
 // SignInWithPasskey checks a passwordless sign-in and, when it is right,
-// starts a session with acr PasskeyACR and amr PasskeyAMR.
+// ends it with a session with acr PasskeyACR and amr PasskeyAMR: a
+// user-verified passkey is a second factor in itself, so no other step
+// follows.
 //
 // An unknown credential, a wrong signature, another origin, a missing UP
 // or UV flag, a signature counter that went backwards and a disabled
@@ -68,50 +83,72 @@ type PasskeySignIn struct {
 // the log). Attempts count against the client address like password
 // sign-ins, and against the account the credential belongs to (or the
 // credential id itself when it is nobody's).
-func (s *Service) SignInWithPasskey(ctx context.Context, in PasskeySignIn) (*User, *Session, string, error) {
+func (s *Service) SignInWithPasskey(ctx context.Context, in PasskeySignIn) (*SignInResult, error) {
 	if s.rp == nil {
-		return nil, nil, "", ErrPasskeysOff
+		return nil, ErrPasskeysOff
 	}
 	now := s.now()
 	if err := s.hitIP(ctx, in.IP, now); err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	c, err := s.takeCeremony(ctx, in.Ceremony, ceremonySignIn, in.Binding)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Response)
 	if err != nil {
-		return nil, nil, "", refused("the answer could not be read", nil)
+		return nil, refused("the answer could not be read", nil)
 	}
-	p, u, err := s.passkeyOwner(ctx, parsed.RawID)
+	pk, u, err := s.passkeyOwner(ctx, parsed.RawID)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	subject := "passkey:" + credKey(parsed.RawID)
 	if u != nil {
 		subject = accountSubject(u, "")
 	}
 	if err := s.reserveAttempt(ctx, subject, now); err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	if p == nil {
-		return nil, nil, "", refused("unknown credential", nil)
+	if pk == nil {
+		return nil, refused("unknown credential", nil)
 	}
-	if err := s.checkAssertion(ctx, c, parsed, p, u, true, in.IP, in.UserAgent); err != nil {
-		return nil, nil, "", err
+	if err := s.verifyAssertion(c, parsed, u, []*Passkey{pk}, pk, true); err != nil {
+		return nil, err
 	}
-	if u.Status != StatusActive {
-		return nil, nil, "", refused("the account is not active", p)
+	p := &PendingSignIn{
+		UserID: u.ID, AMR: PasskeyAMR(), Remember: in.Remember, RD: in.RD, Authz: in.Authz,
+		IP: in.IP, UserAgent: in.UserAgent, Replaces: s.sessionIDOf(in.Previous), CreatedAt: now,
+	}
+	var res *SignInResult
+	var ended *Session
+	var stored uint32
+	err = s.store.Update(ctx, func(t *kv.Txn) error {
+		res, ended = nil, nil
+		var err error
+		if stored, err = s.recordUseIn(t, pk.ID, parsed, in.IP, in.UserAgent, now); err != nil {
+			return err
+		}
+		res, ended, err = s.finishIn(t, p, PasskeyACR, p.AMR, now)
+		return err
+	})
+	switch {
+	case errors.Is(err, errCounter):
+		s.logCounterRegression(pk, stored, parsed.Response.AuthenticatorData.Counter)
+		return nil, refused("signature counter did not advance", pk)
+	case errors.Is(err, kv.ErrNotFound):
+		return nil, refused("unknown credential", nil) // deleted while the browser was asking
+	case errors.Is(err, ErrNoSignIn):
+		return nil, refused("the account is not active", pk)
+	}
+	if res, err = s.finished(ctx, "", res, ended, nil, err, now); err != nil {
+		return nil, err
 	}
 	if err := s.clearAttempts(ctx, subject); err != nil {
 		s.log.Warn("auth: failed sign-ins not cleared after a success", "user_id", u.ID, "err", err)
 	}
-	sess, token, err := s.startSession(ctx, u, in.IP, in.UserAgent, in.Remember, PasskeyACR, PasskeyAMR(), nil)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return u, sess, token, nil
+	s.CancelSignIn(ctx, in.Pending)
+	return res, nil
 }
 
 // passkeyOwner returns the passkey with the credential id and its user,
@@ -136,23 +173,27 @@ func (s *Service) passkeyOwner(ctx context.Context, credID []byte) (*Passkey, *U
 	return p, u, nil
 }
 
-// checkAssertion verifies an assertion of passkey p of user u against the
-// ceremony c: challenge, origin (and no cross-origin frame), RP ID, the UP
-// flag always and the UV flag when uv, the signature, the backup flags,
-// and a signature counter that advances. It then records the use on the
-// passkey, re-checking the counter in the same transaction so two answers
-// cannot both pass with one value.
-func (s *Service) checkAssertion(ctx context.Context, c *ceremony, parsed *protocol.ParsedCredentialAssertionData, p *Passkey, u *User, uv bool, ip, ua string) error {
+// verifyAssertion verifies an assertion of passkey pk of user u (whose
+// passkeys are all) against the ceremony c: no cross-origin frame, the UP
+// flag always and the UV flag when uv, then challenge, origin, RP ID,
+// signature and backup flags (go-webauthn), and a signature counter that
+// advances past the stored one. It writes nothing: recordUseIn does,
+// checking the counter again.
+func (s *Service) verifyAssertion(c *ceremony, parsed *protocol.ParsedCredentialAssertionData, u *User, all []*Passkey, pk *Passkey, uv bool) error {
 	flags := parsed.Response.AuthenticatorData.Flags
 	switch {
 	case parsed.Response.CollectedClientData.CrossOrigin:
-		return refused("made in a cross-origin frame", p)
+		return refused("made in a cross-origin frame", pk)
 	case !flags.HasUserPresent():
-		return refused("no user presence (UP flag)", p)
+		return refused("no user presence (UP flag)", pk)
 	case uv && !flags.HasUserVerified():
-		return refused("no user verification (UV flag)", p)
+		return refused("no user verification (UV flag)", pk)
 	}
-	wu := waUser{u: u, creds: []webauthn.Credential{p.credential()}}
+	creds := make([]webauthn.Credential, len(all))
+	for i, p := range all {
+		creds[i] = p.credential()
+	}
+	wu := waUser{u: u, creds: creds}
 	var cred *webauthn.Credential
 	var err error
 	if len(c.Data.UserID) == 0 {
@@ -161,39 +202,33 @@ func (s *Service) checkAssertion(ctx context.Context, c *ceremony, parsed *proto
 		cred, err = s.rp.ValidateLogin(wu, c.Data, parsed)
 	}
 	if err != nil {
-		return refused("assertion not verified: "+protocolDetails(err), p)
+		return refused("assertion not verified: "+protocolDetails(err), pk)
 	}
-	got := parsed.Response.AuthenticatorData.Counter
-	if cred.Authenticator.CloneWarning || !counterAdvances(p.SignCount, got) {
-		s.logCounterRegression(p, p.SignCount, got)
-		return refused("signature counter did not advance", p)
-	}
-	now := s.now().UTC()
-	var stored uint32
-	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		cur, err := s.passkeys.Get(t, p.ID)
-		if err != nil {
-			return err
-		}
-		if stored = cur.SignCount; !counterAdvances(stored, got) {
-			return errCounter
-		}
-		cur.SignCount = got
-		cur.BackupState = flags.HasBackupState()
-		cur.LastUsedAt, cur.LastIP, cur.LastDevice = now, ip, DeviceName(ua)
-		return s.passkeys.Put(t, cur, 0)
-	})
-	switch {
-	case errors.Is(err, errCounter):
-		s.logCounterRegression(p, stored, got)
-		return refused("signature counter did not advance", p)
-	case errors.Is(err, kv.ErrNotFound):
-		// Deleted while the browser was asking.
-		return refused("unknown credential", nil)
-	case err != nil:
-		return fmt.Errorf("record passkey use: %w", err)
+	if got := parsed.Response.AuthenticatorData.Counter; cred.Authenticator.CloneWarning || !counterAdvances(pk.SignCount, got) {
+		s.logCounterRegression(pk, pk.SignCount, got)
+		return refused("signature counter did not advance", pk)
 	}
 	return nil
+}
+
+// recordUseIn records, inside a transaction, a verified use of the passkey
+// with the id: its new signature counter and backup state, when, from
+// where and which device. It fails with errCounter, writing nothing, when
+// another answer moved the counter first (it returns the stored value
+// then), and kv.ErrNotFound when the passkey is gone.
+func (s *Service) recordUseIn(t *kv.Txn, id string, parsed *protocol.ParsedCredentialAssertionData, ip, ua string, now time.Time) (uint32, error) {
+	cur, err := s.passkeys.Get(t, id)
+	if err != nil {
+		return 0, err
+	}
+	got := parsed.Response.AuthenticatorData.Counter
+	if !counterAdvances(cur.SignCount, got) {
+		return cur.SignCount, errCounter
+	}
+	cur.SignCount = got
+	cur.BackupState = parsed.Response.AuthenticatorData.Flags.HasBackupState()
+	cur.LastUsedAt, cur.LastIP, cur.LastDevice = now.UTC(), ip, DeviceName(ua)
+	return got, s.passkeys.Put(t, cur, 0)
 }
 
 // errCounter aborts the transaction that records a passkey's use when

@@ -133,10 +133,13 @@ func answer(t *testing.T, a *passkeytest.Authenticator, ch *auth.PasskeyChalleng
 }
 
 func (f *passkeyFixture) signIn(ch *auth.PasskeyChallenge, resp []byte, ip string) (*auth.Session, error) {
-	_, sess, _, err := f.svc.SignInWithPasskey(context.Background(), auth.PasskeySignIn{
+	res, err := f.svc.SignInWithPasskey(context.Background(), auth.PasskeySignIn{
 		Ceremony: ch.Ceremony, Response: resp, Binding: pkBrowser, IP: ip, UserAgent: "Mozilla/5.0 (Macintosh; Mac OS X 14_0) Firefox/130.0",
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	return res.Session, nil
 }
 
 func refusedBecause(err error, reason string) bool {
@@ -151,20 +154,21 @@ func TestPasskey_RegisterThenSignInWithoutPassword(t *testing.T) {
 	if p.Name != "Chrome on Linux" || p.UserID != f.ann.ID || !p.UserVerified || p.CreatedAt.IsZero() || !p.LastUsedAt.IsZero() {
 		t.Fatalf("registered passkey = %+v", p)
 	}
-	u, sess, token, err := f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
+	res, err := f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
 		Ceremony: "", Response: nil, Binding: pkBrowser, IP: "10.0.0.2",
 	})
-	if !errors.Is(err, auth.ErrPasskeyCeremony) || u != nil || sess != nil || token != "" {
-		t.Fatalf("sign-in without a ceremony = %v, %v", err, sess)
+	if !errors.Is(err, auth.ErrPasskeyCeremony) || res != nil {
+		t.Fatalf("sign-in without a ceremony = %v, %v", err, res)
 	}
 	ch := f.begin(t)
-	u, sess, token, err = f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
+	res, err = f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
 		Ceremony: ch.Ceremony, Response: answer(t, f.key, ch, passkeytest.Answer{}), Binding: pkBrowser,
 		IP: "10.0.0.2", UserAgent: "Mozilla/5.0 (Macintosh; Mac OS X 14_0) Firefox/130.0", Remember: true,
 	})
 	if err != nil {
 		t.Fatalf("passwordless sign-in: %v", err)
 	}
+	u, sess, token := res.User, res.Session, res.SessionToken
 	if u.ID != f.ann.ID || sess.UserID != f.ann.ID || sess.ACR != "2" || !slices.Equal(sess.AMR, []string{"hwk", "user"}) || !sess.Remember {
 		t.Fatalf("session = %+v, want ann's with acr 2, amr [hwk user], remembered", sess)
 	}
@@ -391,7 +395,7 @@ func TestPasskey_ChallengeReplayAndExpiry(t *testing.T) {
 	})
 	t.Run("another browser", func(t *testing.T) {
 		ch := f.begin(t)
-		_, _, _, err := f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
+		_, err := f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
 			Ceremony: ch.Ceremony, Response: answer(t, f.key, ch, passkeytest.Answer{}), Binding: "browser-two", IP: "10.2.0.6",
 		})
 		if !errors.Is(err, auth.ErrPasskeyCeremony) {
@@ -403,7 +407,7 @@ func TestPasskey_ChallengeReplayAndExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err = f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
+		_, err = f.svc.SignInWithPasskey(ctx, auth.PasskeySignIn{
 			Ceremony: reg.Ceremony, Response: answer(t, f.key, f.begin(t), passkeytest.Answer{}), Binding: f.annSess.ID, IP: "10.2.0.7",
 		})
 		if !errors.Is(err, auth.ErrPasskeyCeremony) {
@@ -578,7 +582,7 @@ func TestPasskey_RateLimited(t *testing.T) {
 			t.Fatalf("right answer after %d failures = %v, want the account limit", auth.AccountFreeFailures, err)
 		}
 		// The password waits too: it is one account.
-		if _, _, _, err := f.svc.Authenticate(ctx, auth.SignIn{Login: "ann", Password: "correct horse", IP: "10.7.1.2"}); !rateLimited(err, auth.ScopeAccount) {
+		if _, err := f.svc.Authenticate(ctx, auth.SignIn{Login: "ann", Password: "correct horse", IP: "10.7.1.2"}); !rateLimited(err, auth.ScopeAccount) {
 			t.Fatalf("password after passkey failures = %v, want the account limit", err)
 		}
 	})

@@ -45,6 +45,9 @@ const (
 const (
 	ScopeIP      = "ip"
 	ScopeAccount = "account"
+	// ScopeSecondFactor counts wrong second-factor codes of one user, apart
+	// from their password failures and with the same delays.
+	ScopeSecondFactor = "second_factor"
 )
 
 // busyRetry is how long a caller is asked to wait when a counter could not
@@ -157,22 +160,11 @@ func (s *Service) reserveAttempt(ctx context.Context, subject string, now time.T
 	k := s.limitKey(ScopeAccount, "", subject)
 	var wait time.Duration
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
-		b, err := t.Get(k)
-		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		a, w, err := attemptWait(t, k, now)
+		if wait = w; err != nil || wait > 0 {
 			return err
 		}
-		a := decodeAttempts(b)
-		if wait = a.notBefore.Sub(now); wait > 0 {
-			return nil
-		}
-		a.failures++
-		// Within the free failures there is no time to keep: a concurrent
-		// attempt whose clock read a little earlier must not see one.
-		a.notBefore = time.Time{}
-		if d := accountDelay(a.failures); d > 0 {
-			a.notBefore = now.Add(d)
-		}
-		return t.Set(k, a.encode(), AccountWindow)
+		return countFailure(t, k, a, now)
 	})
 	if errors.Is(err, kv.ErrTxnConflict) {
 		return &RateLimitError{RetryAfter: busyRetry, Scope: ScopeAccount}
@@ -184,6 +176,32 @@ func (s *Service) reserveAttempt(ctx context.Context, subject string, now time.T
 		return &RateLimitError{RetryAfter: wait, Scope: ScopeAccount}
 	}
 	return nil
+}
+
+// attemptWait reads the counter at k inside a transaction and returns it
+// with how long the next attempt must still wait (0: it may go ahead).
+// Reading it in the transaction that checks a code makes the check and the
+// count one atomic step: a concurrent attempt conflicts and runs again.
+func attemptWait(t *kv.Txn, k []byte, now time.Time) (attempts, time.Duration, error) {
+	b, err := t.Get(k)
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return attempts{}, 0, err
+	}
+	a := decodeAttempts(b)
+	return a, max(a.notBefore.Sub(now), 0), nil
+}
+
+// countFailure adds one failure to a (read by attemptWait) and writes it
+// back at k, with the delay the next attempt must wait.
+func countFailure(t *kv.Txn, k []byte, a attempts, now time.Time) error {
+	a.failures++
+	// Within the free failures there is no time to keep: a concurrent
+	// attempt whose clock read a little earlier must not see one.
+	a.notBefore = time.Time{}
+	if d := accountDelay(a.failures); d > 0 {
+		a.notBefore = now.Add(d)
+	}
+	return t.Set(k, a.encode(), AccountWindow)
 }
 
 // clearAttempts forgets an account's failures after a successful sign-in.

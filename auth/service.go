@@ -51,6 +51,10 @@ type Service struct {
 	// rp is the WebAuthn relying party; nil when passkeys are off.
 	rp *webauthn.WebAuthn
 
+	factors        *kv.Collection[secondFactors]
+	pendingSignIns *kv.Collection[PendingSignIn]
+	enrolments     *kv.Collection[totpEnrolment]
+
 	// dummyHash makes a sign-in for an unknown user cost one bcrypt compare,
 	// the same as a wrong password.
 	dummyHash func() []byte
@@ -106,6 +110,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.rp = rp
+	s.factors = kv.NewCollection(kv.PrefixSecondFactors, func(f *secondFactors) string { return f.UserID })
+	s.pendingSignIns = kv.NewCollection(kv.PrefixSignIn, func(p *PendingSignIn) string { return p.ID })
+	s.enrolments = kv.NewCollection(kv.PrefixTOTPEnrolment, func(e *totpEnrolment) string { return e.SessionID })
 	// Made on first sign-in, not at start-up: admin commands run without a
 	// server open a Service too and should not pay a bcrypt hash each time.
 	s.dummyHash = sync.OnceValue(func() []byte {
@@ -475,6 +482,8 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 			return err
 		}
 		if err := s.deleteUserPasskeys(t, u.ID); err != nil {
+		}
+		if err := s.deleteFactors(t, u.ID); err != nil {
 			return err
 		}
 		gs, err := s.groups.All(t)

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/clinchsso/clinch/kv"
@@ -38,6 +39,30 @@ func (s *Service) StartSession(ctx context.Context, u *User, ip, ua string, reme
 
 func (s *Service) startSession(ctx context.Context, u *User, ip, ua string, remember bool, acr string, amr []string, rh *rehash) (*Session, string, error) {
 	now := s.now().UTC()
+	var sess *Session
+	var token string
+	// The session's keys are its own, so concurrent sign-ins of one user
+	// never conflict here. The user record, which they all change, is
+	// written apart and after, so a contended or failed write of it cannot
+	// fail the sign-in.
+	err := s.store.Update(ctx, func(t *kv.Txn) error {
+		var err error
+		sess, token, err = s.putSession(t, u, ip, ua, remember, acr, amr, now)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.recordSignIn(ctx, u.ID, now, rh); err != nil {
+		s.log.Warn("auth: sign-in not recorded on the user", "user_id", u.ID, "err", err)
+	}
+	return sess, token, nil
+}
+
+// putSession stores a new session of u inside a transaction and returns it
+// with its cookie token.
+func (s *Service) putSession(t *kv.Txn, u *User, ip, ua string, remember bool, acr string, amr []string, now time.Time) (*Session, string, error) {
+	now = now.UTC()
 	token, id := s.secrets.NewToken(PrefixSessionToken)
 	ttl := SessionTTL
 	if remember {
@@ -48,26 +73,25 @@ func (s *Service) startSession(ctx context.Context, u *User, ip, ua string, reme
 	}
 	sess := &Session{
 		ID: id, UserID: u.ID, IP: ip, UserAgent: ua, Device: DeviceName(ua),
-		Remember: remember, ACR: acr, AMR: amr,
+		Remember: remember, ACR: acr, AMR: slices.Clone(amr),
 		CreatedAt: now, ExpiresAt: now.Add(ttl), LastActiveAt: now,
 	}
-	// The session's keys are its own, so concurrent sign-ins of one user
-	// never conflict here. The user record, which they all change, is
-	// written apart and after, so a contended or failed write of it cannot
-	// fail the sign-in.
-	err := s.store.Update(ctx, func(t *kv.Txn) error {
-		if err := s.sessions.Put(t, sess, ttl); err != nil {
-			return err
-		}
-		return t.Set(kv.PrefixSessionByUser.Key(u.ID+"/"+id), nil, ttl)
-	})
-	if err != nil {
+	if err := s.sessions.Put(t, sess, ttl); err != nil {
 		return nil, "", err
 	}
-	if err := s.recordSignIn(ctx, u.ID, now, rh); err != nil {
-		s.log.Warn("auth: sign-in not recorded on the user", "user_id", u.ID, "err", err)
+	if err := t.Set(kv.PrefixSessionByUser.Key(u.ID+"/"+id), nil, ttl); err != nil {
+		return nil, "", err
 	}
 	return sess, token, nil
+}
+
+// deleteSession removes a session and its index entry inside a
+// transaction; the caller notifies.
+func (s *Service) deleteSession(t *kv.Txn, sess *Session) error {
+	if err := t.Delete(kv.PrefixSessionByUser.Key(sess.UserID + "/" + sess.ID)); err != nil {
+		return err
+	}
+	return s.sessions.Delete(t, sess.ID)
 }
 
 // SessionByToken returns the live session for a cookie token, or ErrNotFound.
@@ -159,10 +183,7 @@ func (s *Service) EndSession(ctx context.Context, id, userID string) error {
 			return mapKV(kv.ErrNotFound, "session")
 		}
 		owner = sess.UserID
-		if err := t.Delete(kv.PrefixSessionByUser.Key(sess.UserID + "/" + id)); err != nil {
-			return err
-		}
-		return s.sessions.Delete(t, id)
+		return s.deleteSession(t, sess)
 	})
 	if err != nil {
 		return err

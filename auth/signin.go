@@ -25,10 +25,26 @@ type SignIn struct {
 	IP        string
 	UserAgent string
 	Remember  bool
+	// RD and Authz are where the sign-in goes when it is done: a return
+	// URL, or the id of a pending OIDC authorization. They are kept in the
+	// pending sign-in for the pages; auth does not interpret them.
+	RD, Authz string
+	// Previous is the session cookie the browser already had, if any: that
+	// session ends when the new one starts, so a browser that signs in
+	// again leaves no orphaned session behind.
+	Previous string
+	// Pending is the browser's pending sign-in cookie, if any: a new
+	// sign-in replaces it.
+	Pending string
 }
 
-// Authenticate checks a password sign-in and, when it is right, starts a
-// session. It returns the session's cookie token.
+// Authenticate is the first step of a sign-in: the password. When it is
+// right and the user has no second factor and needs none, the sign-in is
+// done at once (a session with acr "1", amr ["pwd"]). Otherwise the result
+// is a PendingSignIn at its next step (StepSecondFactor, or StepSetupTOTP
+// for a user who must have a second factor and has none), and no session
+// exists until that step succeeds (see SignInSecondFactor,
+// SignInSetupTOTP).
 //
 // Unknown logins, disabled accounts and wrong passwords are one error
 // (ErrInvalidCredentials), and each costs at least one bcrypt comparison at
@@ -38,15 +54,15 @@ type SignIn struct {
 // IPAttempts and AccountFreeFailures); a refused attempt is a
 // *RateLimitError. Neither the login nor the password ever appears in a
 // store key, a stored value, a log line or a returned error.
-func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session, string, error) {
+func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, error) {
 	now := s.now()
 	// Every attempt counts against the client address, success or not.
 	if err := s.hitIP(ctx, in.IP, now); err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	login, err := normalizeLogin(in.Login)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	var u *User
 	err = s.store.View(ctx, func(t *kv.Txn) error {
@@ -55,11 +71,11 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session,
 		return err
 	})
 	if err != nil && !errors.Is(err, kv.ErrNotFound) {
-		return nil, nil, "", fmt.Errorf("sign-in: find user: %w", err)
+		return nil, fmt.Errorf("sign-in: find user: %w", err)
 	}
 	subject := accountSubject(u, login)
 	if err := s.reserveAttempt(ctx, subject, now); err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	hash := s.dummyHash()
 	if u != nil && len(u.PasswordHash) > 0 {
@@ -70,16 +86,31 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*User, *Session,
 		if pad := s.equaliser(hash); pad != nil {
 			_ = bcrypt.CompareHashAndPassword(pad, []byte(in.Password))
 		}
-		return nil, nil, "", ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
 	if err := s.clearAttempts(ctx, subject); err != nil {
 		s.log.Warn("auth: failed sign-ins not cleared after a success", "user_id", u.ID, "err", err)
 	}
-	sess, token, err := s.startSession(ctx, u, in.IP, in.UserAgent, in.Remember, "1", []string{"pwd"}, s.rehashFor(u, in.Password))
-	if err != nil {
-		return nil, nil, "", err
+	proven := u.PasswordHash
+	if rh := s.rehashFor(u, in.Password); rh != nil {
+		if err := s.recordSignIn(ctx, u.ID, time.Time{}, rh); err != nil {
+			s.log.Warn("auth: password not rehashed at the configured cost", "user_id", u.ID, "err", err)
+		} else {
+			proven = rh.new
+		}
 	}
-	return u, sess, token, nil
+	p := &PendingSignIn{
+		UserID: u.ID, AMR: []string{AMRPassword}, Remember: in.Remember, RD: in.RD, Authz: in.Authz,
+		IP: in.IP, UserAgent: in.UserAgent, Replaces: s.sessionIDOf(in.Previous),
+		PasswordMark: s.passwordMark(proven), CreatedAt: now,
+	}
+	res, err := s.continueSignIn(ctx, p, in.Pending)
+	if errors.Is(err, ErrNoSignIn) {
+		// Disabled, or the password changed, between the check and the
+		// session: the password step's own answer.
+		return nil, ErrInvalidCredentials
+	}
+	return res, err
 }
 
 // normalizeLogin trims and lower-cases a login and refuses one longer than
@@ -131,9 +162,9 @@ func (s *Service) rehashFor(u *User, password string) *rehash {
 	return &rehash{old: u.PasswordHash, new: h}
 }
 
-// recordSignIn sets the user's last sign-in time and, with rh, replaces the
-// password hash that was verified, unless it changed meanwhile (a password
-// change wins).
+// recordSignIn sets the user's last sign-in time (unless at is zero) and,
+// with rh, replaces the password hash that was verified, unless it changed
+// meanwhile (a password change wins).
 func (s *Service) recordSignIn(ctx context.Context, userID string, at time.Time, rh *rehash) error {
 	return s.store.Update(ctx, func(t *kv.Txn) error {
 		u, err := s.users.Get(t, userID)

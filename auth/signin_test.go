@@ -57,7 +57,7 @@ func (f *signInFixture) advance(d time.Duration) {
 }
 
 func (f *signInFixture) signIn(login, pw, ip string) error {
-	_, _, _, err := f.svc.Authenticate(context.Background(), auth.SignIn{Login: login, Password: pw, IP: ip})
+	_, err := f.svc.Authenticate(context.Background(), auth.SignIn{Login: login, Password: pw, IP: ip})
 	return err
 }
 

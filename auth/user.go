@@ -32,6 +32,9 @@ type User struct {
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 	LastSignInAt time.Time       `json:"last_sign_in_at,omitzero"`
+	// RequireSecondFactor: the user must sign in with a second factor
+	// (`clinch user totp require`); groups can require it too.
+	RequireSecondFactor bool `json:"require_second_factor,omitempty"`
 }
 
 // Name is what to call the user on a page: display name, else username,
@@ -64,6 +67,9 @@ type Group struct {
 	Members     []string        `json:"members,omitempty"` // user ids, sorted
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	// RequireSecondFactor: every member must sign in with a second factor
+	// (`clinch group update --require-second-factor`).
+	RequireSecondFactor bool `json:"require_second_factor,omitempty"`
 }
 
 // Password limits. bcrypt ignores everything past 72 bytes, so longer

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -20,13 +21,16 @@ type GroupJSON struct {
 	Description string          `json:"description"`
 	Claims      json.RawMessage `json:"claims"`
 	Members     []string        `json:"members"` // member emails, sorted
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// RequireSecondFactor: members must sign in with a second factor.
+	RequireSecondFactor bool      `json:"require_second_factor"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 func groupCommands() []Command {
 	return []Command{
 		{Name: "group create", Summary: "--name N [--description D] [--claims JSON] [--json]", Run: groupCreate},
+		{Name: "group update", Summary: "--name N [--new-name N] [--description D] [--claims JSON] [--require-second-factor[=false]] [--json]", Run: groupUpdate},
 		{Name: "group list", Summary: "[--json]", Run: groupList},
 		{Name: "group add-user", Summary: "--group G --email E", Run: groupMembership(true)},
 		{Name: "group remove-user", Summary: "--group G --email E", Run: groupMembership(false)},
@@ -35,7 +39,8 @@ func groupCommands() []Command {
 }
 
 func groupJSON(g *auth.Group, emails map[string]string) GroupJSON {
-	j := GroupJSON{ID: g.ID, Name: g.Name, Description: g.Description, Claims: g.Claims, Members: []string{}, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+	j := GroupJSON{ID: g.ID, Name: g.Name, Description: g.Description, Claims: g.Claims, Members: []string{},
+		RequireSecondFactor: g.RequireSecondFactor, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 	if len(j.Claims) == 0 {
 		j.Claims = json.RawMessage("{}")
 	}
@@ -71,6 +76,66 @@ func groupCreate(ctx context.Context, env *Env, args []string, out io.Writer) er
 	return err
 }
 
+func groupUpdate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("group update")
+	name := fs.String("name", "", "the group (required)")
+	newName := fs.String("new-name", "", "rename the group")
+	desc := fs.String("description", "", "new description")
+	claims := fs.String("claims", "", "new custom claims as a JSON object ('{}' clears)")
+	require := fs.Bool("require-second-factor", false, "members must sign in with a second factor; members without one are signed out and set one up at their next sign-in (=false lifts it)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usagef("--name is required")
+	}
+	// Only the flags given change anything.
+	var in auth.GroupUpdate
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "new-name":
+			in.Name = newName
+		case "description":
+			in.Description = desc
+		case "claims":
+			in.Claims = claims
+		case "require-second-factor":
+			in.RequireSecondFactor = require
+		}
+	})
+	if in == (auth.GroupUpdate{}) {
+		return usagef("nothing to change: give --new-name, --description, --claims or --require-second-factor")
+	}
+	res, err := env.Auth.UpdateGroup(ctx, *name, in)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		users, err := env.Auth.Users(ctx)
+		if err != nil {
+			return err
+		}
+		emails := make(map[string]string, len(users))
+		for _, u := range users {
+			emails[u.ID] = u.Email
+		}
+		return writeJSON(out, groupJSON(res.Group, emails))
+	}
+	fmt.Fprintf(out, "updated group %s\n", res.Group.Name)
+	if in.RequireSecondFactor != nil {
+		if res.Group.RequireSecondFactor {
+			fmt.Fprintf(out, "its members must sign in with a second factor\n")
+		} else {
+			fmt.Fprintf(out, "it no longer requires a second factor\n")
+		}
+	}
+	if len(res.SignedOut) > 0 {
+		fmt.Fprintf(out, "signed out members without a second factor (they set one up at their next sign-in): %s\n", strings.Join(res.SignedOut, ", "))
+	}
+	return nil
+}
+
 func groupList(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("group list")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -97,9 +162,13 @@ func groupList(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		return writeJSON(out, js)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tMEMBERS\tDESCRIPTION")
+	fmt.Fprintln(tw, "NAME\tMEMBERS\tSECOND FACTOR\tDESCRIPTION")
 	for _, g := range js {
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", g.Name, len(g.Members), dash(g.Description))
+		req := "-"
+		if g.RequireSecondFactor {
+			req = "required"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", g.Name, len(g.Members), req, dash(g.Description))
 	}
 	return tw.Flush()
 }

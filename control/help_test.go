@@ -38,6 +38,9 @@ func TestCommandHelpNamesItsFlags(t *testing.T) {
 		{"app update", []string{"-slug", "-new-slug", "-launch-url", "-no-groups", "-active"}},
 		{"app apikey create", []string{"-slug", "-owner", "-expires"}},
 		{"group create", []string{"-name", "-description", "-claims"}},
+		{"group update", []string{"-name", "-new-name", "-description", "-claims", "-require-second-factor", "-json"}},
+		{"user totp require", []string{"-email", "-required"}},
+		{"user totp status", []string{"-email", "-json"}},
 		{"keys rotate", []string{"-json"}},
 	}
 	for _, tt := range tests {

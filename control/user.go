@@ -25,13 +25,16 @@ type UserJSON struct {
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 	LastSignInAt *time.Time      `json:"last_sign_in_at"`
+	// RequireSecondFactor is the user's own requirement (`user totp
+	// require`); `user totp status` also names the groups'.
+	RequireSecondFactor bool `json:"require_second_factor"`
 }
 
 func userJSON(u *auth.User, groups []string) UserJSON {
 	j := UserJSON{
 		ID: u.ID, Email: u.Email, Username: u.Username, DisplayName: u.DisplayName,
 		Admin: u.Admin, Status: u.Status, Groups: groups, Claims: u.Claims,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, RequireSecondFactor: u.RequireSecondFactor,
 	}
 	if j.Groups == nil {
 		j.Groups = []string{}

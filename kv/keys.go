@@ -47,6 +47,9 @@ const (
 	PrefixPasskeyByCred   Prefix = "idx/passkey/cred/"  // base64url credential id → passkey id
 	PrefixPasskeyByUser   Prefix = "idx/passkey/user/"  // user id/passkey id → nothing
 	PrefixPasskeyCeremony Prefix = "webauthn/ceremony/" // HMAC(ceremony token) → pending WebAuthn ceremony, TTL
+	PrefixSignIn          Prefix = "signin/"            // HMAC(cookie token) → auth.PendingSignIn, TTL
+	PrefixSecondFactors   Prefix = "mfa/"               // user id → the user's TOTP (encrypted) and backup codes (hashed)
+	PrefixTOTPEnrolment   Prefix = "totpenrol/"         // session id → TOTP secret offered on the security page (encrypted), TTL
 )
 
 // Key joins a prefix and an id into a key.

@@ -2,9 +2,7 @@ package ui
 
 import (
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/metrics"
@@ -40,17 +38,17 @@ func (h *Handler) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	log := web.Logger(r, h.log)
 	ip := web.ClientIP(r, h.trusted)
-	_, sess, token, err := h.auth.SignInWithPasskey(ctx, auth.PasskeySignIn{
+	res, err := h.auth.SignInWithPasskey(ctx, auth.PasskeySignIn{
 		Ceremony: ceremony, Response: []byte(resp), Binding: web.CSRFToken(r),
 		IP: ip, UserAgent: r.UserAgent(), Remember: p.Remember,
+		RD: p.RD, Authz: p.Authz, Previous: web.SessionToken(r), Pending: web.SignInToken(r),
 	})
 	var rl *auth.RateLimitError
 	var pe *auth.PasskeyError
 	switch {
 	case errors.As(err, &rl):
-		h.countSignIn(metrics.SigninRateLimited)
+		h.rateLimited(w, rl)
 		log.Warn("passkey sign-in rate limited", "ip", ip, "scope", rl.Scope)
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
 		p.Error = "Too many sign-in attempts. For your safety, sign-in is paused; try again in " + humanWait(rl.RetryAfter) + "."
 		h.render(w, r, http.StatusTooManyRequests, "signin", p)
 		return
@@ -78,18 +76,6 @@ func (h *Handler) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusInternalServerError, "signin", p)
 		return
 	}
-	h.countSignIn(metrics.SigninSuccess)
-	log.Info("signed in with a passkey", "user_id", sess.UserID, "ip", ip)
-	// A browser that signs in again leaves no orphaned session behind.
-	if old := web.SessionToken(r); old != "" {
-		if prev, err := h.auth.SessionByToken(ctx, old); err == nil && prev.ID != sess.ID {
-			_ = h.auth.EndSession(ctx, prev.ID, "")
-		}
-	}
-	h.site.SetSession(w, token, sess.ExpiresAt, sess.Remember)
-	if step != nil {
-		http.Redirect(w, r, step.Continue, http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, h.returnTarget(ctx, p.RD, sess), http.StatusSeeOther)
+	h.signedIn(w, r, res)
+	http.Redirect(w, r, h.destination(r, res.RD, res.Authz, res.Session), http.StatusSeeOther)
 }

@@ -30,6 +30,8 @@ func (h *Handler) registerPasskeys(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+passkeysPath+"/{id}/delete", h.passkeyDelete)
 	mux.HandleFunc("POST /signin/passkey/begin", h.passkeySignInBegin)
 	mux.HandleFunc("POST /signin/passkey", h.passkeySignIn)
+	mux.HandleFunc("POST "+pathSecondFactorPasskey+"/begin", h.secondFactorPasskeyBegin)
+	mux.HandleFunc("POST "+pathSecondFactorPasskey, h.secondFactorPasskey)
 }
 
 // passkeyNotices are the messages after a change, named by ?done= so a

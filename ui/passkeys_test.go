@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -293,5 +294,75 @@ func TestPasskeyScript(t *testing.T) {
 	want(t, oc.signin("ann", "ann-password", nil), 303, "/")
 	if home := oc.get("/"); strings.Contains(home.body, "/account/passkeys") {
 		t.Error("with passkeys off the home page links the passkeys page")
+	}
+}
+
+// After the password, a user with a passkey is asked for it (and only for
+// it, without TOTP): "Use your passkey" finishes the sign-in with acr 2.
+// Someone else's passkey is refused there, and the step needs its own
+// pending sign-in.
+func TestPasskeySecondFactor(t *testing.T) {
+	e := newEnv(t)
+	e.user("ann@example.com", "ann", "ann-password")
+	e.user("bob@example.com", "bob", "bob-password")
+	annKey := &passkeytest.Authenticator{Origin: e.srv.URL}
+	bobKey := &passkeytest.Authenticator{Origin: e.srv.URL}
+	for _, u := range []struct {
+		login string
+		key   *passkeytest.Authenticator
+	}{{"ann", annKey}, {"bob", bobKey}} {
+		c := e.client("10.25.0.1")
+		want(t, c.signin(u.login, u.login+"-password", nil), 303, "/")
+		want(t, c.addPasskey(u.key, ""), 303, "/account/passkeys?done=added")
+	}
+
+	c := e.client("10.25.0.2")
+	if r, ch := c.begin("/signin/second-factor/passkey/begin"); ch != nil || r.code != http.StatusBadRequest {
+		t.Fatalf("the passkey step without a sign-in under way: %d %s", r.code, r.body)
+	}
+	want(t, c.signin("ann", "ann-password", url.Values{"rd": {"/account/passkeys"}}), 303, "/signin/second-factor")
+	page := c.get("/signin/second-factor")
+	if !strings.Contains(page.body, "Use your passkey") || strings.Contains(page.body, `name="code"`) || !strings.Contains(page.body, "/static/passkey.js") {
+		t.Fatalf("second-factor page of a passkey-only user:\n%s", page.body)
+	}
+
+	// Bob's authenticator cannot answer for ann: it holds none of her
+	// credentials. An attacker signing ann's challenge with Bob's key is
+	// refused.
+	r, ch := c.begin("/signin/second-factor/passkey/begin")
+	if ch == nil {
+		t.Fatalf("begin: %d %s", r.code, r.body)
+	}
+	if _, err := bobKey.Get(ch.Options, passkeytest.Answer{}); err == nil {
+		t.Fatal("bob's authenticator found one of ann's credentials")
+	}
+	var o struct {
+		Challenge string `json:"challenge"`
+	}
+	if err := json.Unmarshal(ch.Options, &o); err != nil {
+		t.Fatal(err)
+	}
+	challenge, _ := base64.RawURLEncoding.DecodeString(o.Challenge)
+	forged, err := bobKey.Sign(bobKey.Keys()[0], "localhost", challenge, passkeytest.Answer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = c.post("/signin/second-factor/passkey", url.Values{"ceremony": {ch.Ceremony}, "credential": {string(forged)}})
+	if r.code != http.StatusUnauthorized || !strings.Contains(r.body, "That passkey was not accepted") || c.sessionCookie() != "" {
+		t.Fatalf("bob's passkey at ann's second-factor step: %d\n%s", r.code, r.body)
+	}
+
+	r, ch = c.begin("/signin/second-factor/passkey/begin")
+	if ch == nil {
+		t.Fatalf("begin: %d %s", r.code, r.body)
+	}
+	cred, err := annKey.Get(ch.Options, passkeytest.Answer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, c.post("/signin/second-factor/passkey", url.Values{"ceremony": {ch.Ceremony}, "credential": {string(cred)}}), 303, e.srv.URL+"/account/passkeys")
+	sess, err := e.auth.SessionByToken(context.Background(), c.sessionCookie())
+	if err != nil || sess.ACR != "2" || strings.Join(sess.AMR, ",") != "pwd,hwk,user" {
+		t.Fatalf("session after password and passkey = %+v, %v; want acr 2, amr pwd,hwk,user", sess, err)
 	}
 }

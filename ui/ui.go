@@ -123,7 +123,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "passkeys"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -171,6 +171,16 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /signup", h.signup)
 	mux.HandleFunc("GET /signin", h.signinForm)
 	mux.HandleFunc("POST /signin", h.signin)
+	mux.HandleFunc("GET "+pathSecondFactor, h.secondFactorForm)
+	mux.HandleFunc("POST "+pathSecondFactor, h.secondFactor)
+	mux.HandleFunc("GET "+pathSetupTOTP, h.setupTOTPForm)
+	mux.HandleFunc("POST "+pathSetupTOTP, h.setupTOTP)
+	mux.HandleFunc("GET "+PathStepUp, h.stepUp)
+	mux.HandleFunc("GET "+pathSecurity, h.security)
+	mux.HandleFunc("GET "+pathSecurityTOTP, h.enrolForm)
+	mux.HandleFunc("POST "+pathSecurityTOTP, h.enrol)
+	mux.HandleFunc("POST "+pathSecurityTOTP+"/disable", h.disableTOTP)
+	mux.HandleFunc("POST "+pathSecurity+"/backup-codes", h.regenerateBackupCodes)
 	mux.HandleFunc("POST /signout", h.signout)
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
@@ -215,13 +225,34 @@ type page struct {
 	Script      string // the page's script: passkey.js, or none
 	Passkeys    []*auth.Passkey
 	PasskeyName string
-	Notice      string
+	// TOTPStep and PasskeyStep: the second-factor page offers a code
+	// form, a passkey button, or both.
+	TOTPStep, PasskeyStep bool
 	// NoAutofill: the page reports a failed passkey sign-in, so it does
 	// not offer passkeys in the autofill again at once (an authenticator
 	// that answers by itself would loop).
 	NoAutofill bool
 	// error
 	Message string
+
+	// sign-in steps after the password
+	Person  *auth.User // who is signing in (not signed in yet)
+	StepUp  bool       // a signed-in person proving a second factor
+	Restart string     // the link that starts the sign-in over
+	// TOTP set-up: the secret Clinch made, as text and as a QR code
+	// (data: URI), the account it is for, and where the form posts.
+	TOTPSecret string
+	QR         template.URL
+	Account    string
+	Action     string
+	Required   bool // the set-up is there because a second factor is required
+	// backup codes, shown once
+	BackupCodes []string
+	Continue    string
+	JustSetUp   bool
+	// security page
+	Security *auth.SecondFactorStatus
+	Notice   string
 }
 
 // AppLink is one application on the home page.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,15 @@ type env struct {
 	auth    *auth.Service
 	store   *kv.Store
 	metrics *metrics.Metrics
+
+	mu  sync.Mutex
+	now time.Time // the service's clock: still unless a test moves it
 }
+
+func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+
+// advance moves the clock on (for TOTP steps).
+func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
 
 // appHost is the one foreign host the test ReturnTo accepts.
 const appHost = "app.example.com"
@@ -60,8 +69,8 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	// A fixed clock keeps every rate-limit window the same during a test.
-	now := time.Now()
-	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: func() time.Time { return now }}
+	e := &env{t: t, store: store, metrics: metrics.New(), now: time.Now(), srv: srv}
+	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock}
 	if passkeys {
 		ac.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origin: srv.URL}
 	}
@@ -69,7 +78,7 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, auth: svc, store: store, metrics: metrics.New(), srv: srv}
+	e.auth = svc
 	e.metrics.SetActiveSessions(func() float64 {
 		n, _ := svc.CountActiveSessions(context.Background())
 		return float64(n)

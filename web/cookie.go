@@ -102,6 +102,38 @@ func (s Site) ClearSession(w http.ResponseWriter) {
 	})
 }
 
+// SignInCookie holds the token of a sign-in under way (the pending state
+// itself stays on the server, under the token's HMAC). It goes only to
+// Clinch's own host and only to the sign-in pages (Path /signin covers
+// /signin/second-factor and the rest), and ends with the browser session;
+// the server forgets the sign-in after ten minutes anyway.
+const SignInCookie = "clinch_signin"
+
+// SetSignIn writes the pending sign-in cookie.
+func (s Site) SetSignIn(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SignInCookie, Value: token, Path: "/signin",
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// ClearSignIn removes the pending sign-in cookie.
+func (s Site) ClearSignIn(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SignInCookie, Value: "", Path: "/signin", MaxAge: -1,
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// SignInToken returns the pending sign-in cookie's value, or "".
+func SignInToken(r *http.Request) string {
+	c, err := r.Cookie(SignInCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
 // SessionToken returns the session cookie's value, or "".
 func SessionToken(r *http.Request) string {
 	c, err := r.Cookie(SessionCookie)
