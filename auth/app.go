@@ -33,6 +33,9 @@ type App struct {
 	Claims          json.RawMessage   `json:"claims,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 
+	// RequireSecondFactor admits only sessions made with a second factor
+	// (acr "2"); others are taken through the step-up first.
+	RequireSecondFactor bool `json:"require_second_factor,omitempty"`
 	// LaunchURL is where the home page sends a person to open the app;
 	// forward_auth apps without one link to their domain.
 	LaunchURL string `json:"launch_url,omitempty"`
@@ -137,6 +140,14 @@ func (a *App) Allows(groupIDs []string) bool {
 	}
 	return false
 }
+
+// ACRSecondFactor is the acr of a session made with a second factor (a
+// password and a one-time code, or a user-verified passkey).
+const ACRSecondFactor = "2"
+
+// SecondFactorDone reports whether a session with this acr satisfies an
+// app that requires a second factor.
+func SecondFactorDone(acr string) bool { return acr == ACRSecondFactor }
 
 // CanUse is the one rule for "may this user use this app", asked by
 // /api/verify, authorize, token refresh, userinfo and introspection alike:

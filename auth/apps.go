@@ -53,6 +53,8 @@ type AppInput struct {
 	Claims        string // JSON object
 	Metadata      map[string]string
 	LaunchURL     string
+	// RequireSecondFactor admits only sessions with acr "2".
+	RequireSecondFactor bool
 
 	// forward_auth
 	Domain  string
@@ -86,7 +88,8 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 		ClientID: in.ClientID, Public: in.Public, SkipConsent: in.SkipConsent,
 		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: in.BackchannelLogoutURI, LaunchURL: in.LaunchURL,
-		AccessTokenTTL: Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
+		RequireSecondFactor: in.RequireSecondFactor,
+		AccessTokenTTL:      Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
 		IDTokenTTL: Duration(in.IDTokenTTL), GrantTypes: in.GrantTypes,
 		AlwaysIssueRefresh: in.AlwaysIssueRefresh,
 		CreatedAt:          now, UpdatedAt: now,

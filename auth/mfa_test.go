@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -633,5 +634,32 @@ func TestSignIn_EndsThePreviousSession(t *testing.T) {
 	}
 	if len(ended) != 1 || done.Session.ID == ended[0] {
 		t.Fatalf("ended sessions announced: %v", ended)
+	}
+}
+
+// The QR code carries what authenticator apps read: the secret, the
+// issuer (without ':', which would split the label) and Clinch's
+// parameters.
+func TestTOTPKeyURI(t *testing.T) {
+	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	uri, err := auth.TOTPKeyURI("Clinch (auth.example.com:8443)", "ann@example.com", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Clinch (auth.example.com 8443):ann@example.com" {
+		t.Errorf("URI %s: label %q", uri, u.Path)
+	}
+	for k, v := range map[string]string{"secret": secret, "issuer": "Clinch (auth.example.com 8443)", "algorithm": "SHA1", "digits": "6", "period": "30"} {
+		if q.Get(k) != v {
+			t.Errorf("URI %s: %s=%q, want %q", uri, k, q.Get(k), v)
+		}
+	}
+	if _, err := auth.TOTPKeyURI("Clinch", "ann@example.com", "not base32!"); err == nil {
+		t.Error("a secret that is not base32 made a URI")
 	}
 }

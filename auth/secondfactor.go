@@ -11,12 +11,11 @@ import (
 )
 
 // How a session was made, as OIDC's acr and amr claims say it (RFC 8176
-// names the methods).
+// names the methods); ACRSecondFactor ("2") is in app.go.
 const (
-	ACRPassword     = "1" // a password alone
-	ACRSecondFactor = "2" // a password and a second factor
-	AMRPassword     = "pwd"
-	AMROTP          = "otp" // a TOTP or backup code
+	ACRPassword = "1" // a password alone
+	AMRPassword = "pwd"
+	AMROTP      = "otp" // a TOTP or backup code
 )
 
 // secondFactors is a user's second factors: one record per user, so that

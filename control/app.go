@@ -36,6 +36,7 @@ type AppJSON struct {
 	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI   string             `json:"backchannel_logout_uri,omitempty"`
 	LaunchURL              string             `json:"launch_url,omitempty"`
+	RequireSecondFactor    bool               `json:"require_second_factor,omitempty"`
 	AcceptTokensFrom       []string           `json:"accept_tokens_from,omitempty"` // OIDC app slugs
 	RequirePKCE            bool               `json:"require_pkce,omitempty"`
 	SkipConsent            bool               `json:"skip_consent,omitempty"`
@@ -90,7 +91,7 @@ func appJSON(a *auth.App, secret string, r refs) AppJSON {
 		AllowedGroups: r.groupNames(a.AllowedGroupIDs), Claims: a.Claims, Metadata: a.Metadata,
 		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
 		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
-		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL,
+		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL, RequireSecondFactor: a.RequireSecondFactor,
 		RequirePKCE: a.RequirePKCE, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
@@ -151,6 +152,7 @@ type appFlags struct {
 	groups, headers, redirects, logouts  list
 	grants, metadata                     list
 	public, skipConsent, active          bool
+	requireSecondFactor                  bool
 	accessTTL, refreshTTL, idTTL         string
 }
 
@@ -169,6 +171,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
 	fs.BoolVar(&f.skipConsent, "skip-consent", false, "oidc: do not ask users to consent")
+	fs.BoolVar(&f.requireSecondFactor, "require-second-factor", false, "admit only sessions made with a second factor (acr 2); others are taken through it first")
 	fs.BoolVar(&f.active, "active", true, "whether the app admits anyone")
 	fs.StringVar(&f.accessTTL, "access-token-ttl", "", "oidc: 5m-24h (default 1h)")
 	fs.StringVar(&f.refreshTTL, "refresh-token-ttl", "", "oidc: 1d-90d (default 30d)")
@@ -257,7 +260,7 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		Name: f.name, Slug: f.slug, Type: auth.AppType(*typ), Active: &f.active,
 		AllowedGroups: f.groups, Claims: f.claims, Domain: f.domain,
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
-		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel,
+		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel, RequireSecondFactor: f.requireSecondFactor,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
 	}
 	md, err := parseMetadata(nil, f.metadata)
@@ -428,6 +431,9 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		if set["post-logout-redirect-uri"] {
 			a.PostLogoutRedirectURIs = f.logouts
+		}
+		if set["require-second-factor"] {
+			a.RequireSecondFactor = f.requireSecondFactor
 		}
 		if set["launch-url"] {
 			a.LaunchURL = f.launchURL

@@ -30,6 +30,7 @@ type cred struct {
 	// client is the OIDC app an access token was issued to, as it was when
 	// cached; any app change drops every cached token.
 	client  *auth.App
+	acr     string // sessions: how the session was made (auth.ACRSecondFactor...)
 	expires time.Time
 	// lastTouch is when activity was last recorded (unix nanoseconds), so
 	// the write happens at most once a minute per credential.

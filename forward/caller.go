@@ -137,7 +137,7 @@ func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Calle
 		if err != nil {
 			return Caller{}, err
 		}
-		cr = &cred{kind: credSession, id: sess.ID, userID: sess.UserID, expires: sess.ExpiresAt}
+		cr = &cred{kind: credSession, id: sess.ID, userID: sess.UserID, acr: sess.ACR, expires: sess.ExpiresAt}
 		cr.lastTouch.Store(sess.LastActiveAt.UnixNano())
 		v.cache.put(gen, cr, now)
 		user = nil

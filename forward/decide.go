@@ -36,6 +36,7 @@ const (
 	outNoApp              // no active app covers the host: 403
 	outBadRequest         // the proxy did not say where the request goes: 400
 	outError              // the store failed: 500
+	outStepUp             // signed in without the second factor the app requires: the step-up page
 	nOutcomes
 )
 
@@ -47,6 +48,7 @@ var outcomeNames = [nOutcomes]string{
 	outNoApp:      "no_app",
 	outBadRequest: "bad_request",
 	outError:      "error",
+	outStepUp:     "step_up",
 }
 
 func (o outcome) String() string { return outcomeNames[o] }
@@ -59,6 +61,8 @@ func (o outcome) String() string { return outcomeNames[o] }
 //     identity needs nothing more. Failures are 401, never a redirect.
 //   - A session's user must be active.
 //   - A user must be in one of the app's allowed groups (none = everyone).
+//   - A session at an app that requires a second factor must have one
+//     (acr "2"), or it goes through the step-up first.
 func decide(app *fwdApp, c Caller) outcome {
 	if app == nil || !app.Active {
 		return outNoApp
@@ -101,6 +105,12 @@ func decide(app *fwdApp, c Caller) outcome {
 	}
 	if !auth.CanUse(app.App, c.user.status, c.user.groups) {
 		return outForbidden
+	}
+	// A browser session must have been made with a second factor where the
+	// app asks for one. Bearer credentials are machines' (an API key an
+	// admin made, a token whose grant the OIDC side checked); they pass.
+	if app.RequireSecondFactor && c.via != viaBearer && !auth.SecondFactorDone(c.cred.acr) {
+		return outStepUp
 	}
 	return outAllowed
 }

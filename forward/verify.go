@@ -45,6 +45,10 @@ import (
 // Path is where proxies send their questions.
 const Path = "/api/verify"
 
+// StepUpPath is the page that takes a signed-in person through the second
+// factor an app requires, then back to rd (served by ui).
+const StepUpPath = "/signin/step-up"
+
 // AccessTokens resolves OIDC access tokens; the oidc provider implements
 // it. ResolveAccessToken returns an error matching auth.ErrNotFound for a
 // token that is unknown, expired, revoked, or whose client or user may no
@@ -224,7 +228,9 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		v.allow(h, app, c)
 		w.WriteHeader(http.StatusOK)
 	case outSignIn:
-		v.signIn(w, r, t)
+		v.signIn(w, r, t, "/signin")
+	case outStepUp:
+		v.signIn(w, r, t, StepUpPath)
 	case outBadToken:
 		h["Www-Authenticate"] = bearerInvalid
 		plain(w, http.StatusUnauthorized, "invalid or expired bearer token\n")
@@ -296,8 +302,8 @@ func (v *Verifier) allow(h http.Header, app *fwdApp, c Caller) {
 // navigate there, API clients get 401, and nginx (which passes no redirect
 // from auth_request) gets 401 with the address in Location for its
 // `error_page 401 =302 $target` line.
-func (v *Verifier) signIn(w http.ResponseWriter, r *http.Request, t Target) {
-	loc := v.site.URL("/signin?rd=" + urlQueryEscape(withoutFAToken(t.URL).String()))
+func (v *Verifier) signIn(w http.ResponseWriter, r *http.Request, t Target, page string) {
+	loc := v.site.URL(page + "?rd=" + urlQueryEscape(withoutFAToken(t.URL).String()))
 	h := w.Header()
 	switch {
 	case t.Flavour == Nginx:

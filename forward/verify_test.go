@@ -651,6 +651,31 @@ func TestVerify_FAToken(t *testing.T) {
 	}
 }
 
+// An app that requires a second factor sends a password-only session to
+// the step-up page, with the page it asked for as rd.
+func TestVerify_StepUpForPasswordOnlySession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.svc.UpdateApp(ctx, "wiki", func(a *auth.App) error { a.RequireSecondFactor = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := f.signIn("ann@example.com")
+	w := f.do(req{h: wiki("/page?x=1"), cookie: tok, accept: browserAccept})
+	loc, _ := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusFound || loc.Path != StepUpPath || loc.Query().Get("rd") != "https://wiki.example.com/page?x=1" {
+		t.Fatalf("password-only session: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	// A session made with the second factor goes through.
+	u, _ := f.svc.UserByEmail(ctx, "ann@example.com")
+	_, tok2, err := f.svc.StartSession(ctx, u, "127.0.0.1", "test", false, auth.ACRSecondFactor, []string{"pwd", "otp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := f.do(req{h: wiki("/page"), cookie: tok2}); w.Code != 200 {
+		t.Fatalf("second-factor session: %d", w.Code)
+	}
+}
+
 // An fa_token minted for Ann, opened in Bob's signed-in browser, used to
 // make /api/verify answer as Ann. Bob's own session wins, and Ann's token
 // is left unused.
@@ -774,7 +799,10 @@ func TestDecide(t *testing.T) {
 	client := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true}
 	staffClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: true, AllowedGroupIDs: []string{"admins"}}
 	offClient := &auth.App{ID: "c1", Type: auth.AppOIDC, Active: false}
-	sess := &cred{kind: credSession, userID: "u1"}
+	sess := &cred{kind: credSession, userID: "u1", acr: "1"}
+	sess2 := &cred{kind: credSession, userID: "u1", acr: "2"}
+	strict := &fwdApp{App: &auth.App{ID: "s", Slug: "strict", Active: true, RequireSecondFactor: true, AllowedGroupIDs: []string{"staff"}}}
+	keyS := &cred{kind: credAPIKey, appID: "s", userID: "u1"}
 	keyW := &cred{kind: credAPIKey, appID: "w", userID: "u1"}
 	svcW := &cred{kind: credAPIKey, appID: "w"}
 	keyO := &cred{kind: credAPIKey, appID: "o"}
@@ -814,6 +842,11 @@ func TestDecide(t *testing.T) {
 		{"access token, disabled user", app, Caller{via: viaBearer, cred: tokW, user: disabled}, outBadToken},
 		{"access token, not in the app's groups", app, Caller{via: viaBearer, cred: tokW, user: other}, outForbidden},
 		{"session cred as bearer", app, Caller{via: viaBearer, cred: sess, user: staff}, outBadToken},
+		{"password-only session, second factor required", strict, Caller{via: viaSession, cred: sess, user: staff}, outStepUp},
+		{"fa_token of a password-only session, second factor required", strict, Caller{via: viaFAToken, cred: sess, user: staff}, outStepUp},
+		{"second-factor session, second factor required", strict, Caller{via: viaSession, cred: sess2, user: staff}, outAllowed},
+		{"wrong group beats step-up", strict, Caller{via: viaSession, cred: sess, user: other}, outForbidden},
+		{"api key, second factor required", strict, Caller{via: viaBearer, cred: keyS, user: staff}, outAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

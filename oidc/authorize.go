@@ -26,6 +26,8 @@ type authRequest struct {
 	Prompt      []string
 	MaxAge      int // -1: not given
 	Challenge   string
+	// WantSecondFactor: acr_values asked for "2".
+	WantSecondFactor bool
 }
 
 func (a *authRequest) prompt(v string) bool { return slices.Contains(a.Prompt, v) }
@@ -100,6 +102,14 @@ func parseAuthorize(q url.Values) (*authRequest, *Error) {
 		}
 		a.MaxAge = n
 	}
+	// acr_values is a list of preferences (OIDC Core §3.1.2.1); asking for
+	// "2" at all is taken as requiring it, so an app that wants a second
+	// factor gets one or an error, never a password-only session.
+	for _, v := range strings.Fields(q.Get("acr_values")) {
+		if v == auth.ACRSecondFactor {
+			a.WantSecondFactor = true
+		}
+	}
 	ch, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
 	case ch == "" && method != "":
@@ -159,7 +169,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	pa := &pendingAuthz{
 		AppID: app.ID, ClientID: app.ClientID, RedirectURI: req.RedirectURI, State: req.State,
 		Nonce: req.Nonce, Challenge: req.Challenge, Scopes: req.Scopes, Prompt: req.Prompt,
-		MaxAge: req.MaxAge, CreatedAt: p.now(),
+		MaxAge: req.MaxAge, SecondFactor: req.WantSecondFactor || app.RequireSecondFactor, CreatedAt: p.now(),
 	}
 	if perr != nil {
 		p.redirectError(w, r, pa, perr)
@@ -260,6 +270,21 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, app *auth.App
 		}
 		p.page(w, r, http.StatusForbidden, "You do not have permission",
 			"Your account ("+user.Email+") is not allowed to use "+app.Name+". Ask an administrator to add you to one of its groups.")
+		return
+	}
+
+	if (pa.SecondFactor || app.RequireSecondFactor) && !auth.SecondFactorDone(sess.ACR) {
+		// Step-up: the person proves a second factor, which makes a new
+		// session with acr "2", and the request resumes with it.
+		if pa.prompt("none") {
+			p.dropPending(ctx, pa.ID)
+			p.redirectError(w, r, pa, oerr(ErrInteractionRequired, "a second factor is required"))
+			return
+		}
+		if !p.keepPending(w, r, pa) {
+			return
+		}
+		http.Redirect(w, r, p.site.URL(StepUpPath+"?"+PendingParam+"="+pa.ID), http.StatusSeeOther)
 		return
 	}
 

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -375,5 +376,63 @@ func TestEndSession_ServerToServerHintEndsTheSession(t *testing.T) {
 	}
 	if _, err := f.svc.SessionByToken(f.ctx, other.cookies[web.SessionCookie]); err == nil {
 		t.Fatal("confirmed sign-out left the session alive")
+	}
+}
+
+// An app that requires a second factor, or acr_values=2, never gets a code
+// for a password-only session: the person goes through the step-up first,
+// and prompt=none answers interaction_required.
+func TestAuthorize_SecondFactorRequired(t *testing.T) {
+	f := newFixture(t)
+	strict, secret := f.newApp(auth.AppInput{Name: "Strict", SkipConsent: true, RequireSecondFactor: true})
+	tests := []struct {
+		name string
+		app  *auth.App
+		mod  func(url.Values)
+	}{
+		{"app requires it", strict, nil},
+		{"acr_values=2", f.app, func(q url.Values) { q.Set("acr_values", "2") }},
+		{"acr_values lists 2 among others", f.app, func(q url.Values) { q.Set("acr_values", "1 2") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := f.browser(true) // acr "1": a password only
+			u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(tt.app, tt.mod).Encode()))
+			if u.Path != StepUpPath || u.Query().Get(PendingParam) == "" {
+				t.Fatalf("a password-only session went to %s, want the step-up page", u)
+			}
+			id := u.Query().Get(PendingParam)
+			// Resuming with the same session does not get a code either.
+			if got := location(t, b.get(PathResume+"?authz="+id)); got.Path != StepUpPath {
+				t.Fatalf("resume with acr 1 went to %s", got)
+			}
+			none := func(q url.Values) {
+				if tt.mod != nil {
+					tt.mod(q)
+				}
+				q.Set("prompt", "none")
+			}
+			if got := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(tt.app, none).Encode())); got.Query().Get("error") != ErrInteractionRequired {
+				t.Fatalf("prompt=none: %s", got)
+			}
+			// After the second factor (a new session with acr 2) it resumes.
+			_, tok, err := f.svc.StartSession(f.ctx, f.user, "127.0.0.1", "test", false, "2", []string{"pwd", "otp"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.cookies[web.SessionCookie] = tok
+			got := location(t, b.get(PathResume+"?authz="+id))
+			if got.Query().Get("code") == "" {
+				t.Fatalf("acr 2 session: %s", got)
+			}
+			if tt.app == strict {
+				form := url.Values{"grant_type": {"authorization_code"}, "code": {got.Query().Get("code")}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+				res := f.post(PathToken, form, strict.ClientID, secret)
+				c := claimsOf(t, res.str("id_token"))
+				if c["acr"] != "2" || fmt.Sprint(c["amr"]) != "[pwd otp]" {
+					t.Errorf("ID token acr %v amr %v", c["acr"], c["amr"])
+				}
+			}
+		})
 	}
 }

@@ -19,18 +19,21 @@ import (
 // that id, so nothing a client or a page sends can change the request or
 // claim that a step happened.
 type pendingAuthz struct {
-	ID          string    `json:"id"`
-	Browser     string    `json:"browser"` // HMAC of the clinch_authz cookie
-	AppID       string    `json:"app_id"`
-	ClientID    string    `json:"client_id"`
-	RedirectURI string    `json:"redirect_uri"`
-	State       string    `json:"state,omitempty"`
-	Nonce       string    `json:"nonce,omitempty"`
-	Challenge   string    `json:"challenge,omitempty"`
-	Scopes      []string  `json:"scopes"`
-	Prompt      []string  `json:"prompt,omitempty"`
-	MaxAge      int       `json:"max_age"` // -1: not given
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string   `json:"id"`
+	Browser     string   `json:"browser"` // HMAC of the clinch_authz cookie
+	AppID       string   `json:"app_id"`
+	ClientID    string   `json:"client_id"`
+	RedirectURI string   `json:"redirect_uri"`
+	State       string   `json:"state,omitempty"`
+	Nonce       string   `json:"nonce,omitempty"`
+	Challenge   string   `json:"challenge,omitempty"`
+	Scopes      []string `json:"scopes"`
+	Prompt      []string `json:"prompt,omitempty"`
+	MaxAge      int      `json:"max_age"` // -1: not given
+	// SecondFactor: the code may only go to a session made with a second
+	// factor (acr_values=2, or the app requires it).
+	SecondFactor bool      `json:"second_factor,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 	// ConsentUser is the user the consent page was shown to; a decision
 	// from anybody else's session is not theirs to make.
 	ConsentUser string `json:"consent_user,omitempty"`
@@ -47,6 +50,9 @@ const (
 	browserCookie = "clinch_authz"
 	// PendingParam names the pending authorization on the sign-in page.
 	PendingParam = "authz"
+	// StepUpPath is the page (served by ui) that takes a signed-in person
+	// through a second factor and back to the pending authorization.
+	StepUpPath = "/signin/step-up"
 )
 
 // ErrNoPending is returned for an unknown, expired, finished or foreign

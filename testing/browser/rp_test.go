@@ -99,6 +99,8 @@ type idToken struct {
 	sub, sid string
 	authTime int64
 	email    string
+	acr      string
+	amr      []string
 }
 
 // finish checks the callback the browser landed on (tab at /cb) and trades
@@ -127,14 +129,16 @@ func (r *goRP) finish(tab harness.Tab, a authRequest) idToken {
 		t.Errorf("ID token nonce %q, want %q", idt.Nonce, a.nonce)
 	}
 	var c struct {
-		Sid      string `json:"sid"`
-		AuthTime int64  `json:"auth_time"`
-		Email    string `json:"email"`
+		Sid      string   `json:"sid"`
+		AuthTime int64    `json:"auth_time"`
+		Email    string   `json:"email"`
+		ACR      string   `json:"acr"`
+		AMR      []string `json:"amr"`
 	}
 	if err := idt.Claims(&c); err != nil {
 		t.Fatal(err)
 	}
-	return idToken{raw: raw, sub: idt.Subject, sid: c.Sid, authTime: c.AuthTime, email: c.Email}
+	return idToken{raw: raw, sub: idt.Subject, sid: c.Sid, authTime: c.AuthTime, email: c.Email, acr: c.ACR, amr: c.AMR}
 }
 
 // signInAt opens the authorization a in tab (a browser without a session),

@@ -216,6 +216,24 @@ func (b Tab) Has(sel string) bool {
 	return ok
 }
 
+// TextOf returns the visible text of the element matching the CSS
+// selector sel (what a person would copy from it), failing the test when
+// there is none.
+func (b Tab) TextOf(sel string) string {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? e.innerText : null; })()`
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[*string](js))
+	if err != nil {
+		b.T.Fatalf("browser: text of %s: %v", sel, err)
+	}
+	if v == nil {
+		b.T.Fatalf("browser: %s has no %s:\n%s", b.location(), sel, b.Text())
+	}
+	return *v
+}
+
 // Value returns the value of the input matching the CSS selector sel.
 func (b Tab) Value(sel string) string {
 	b.T.Helper()
