@@ -11,13 +11,18 @@ import (
 // A person with Chromium's virtual authenticator (a platform
 // authenticator that verifies them) signs in with the password, opens
 // "Passkeys" from the home page and adds one by clicking; signs out and
-// back in with "Sign in with a passkey" alone; then deletes the passkey,
-// and the authenticator that still holds it is refused. Everything is
+// back in with the passkey alone, from the login field's autofill and
+// with "Sign in with a passkey"; signs in with the password, and is then
+// asked for the passkey as a second factor; then deletes the passkey, and
+// the authenticator that still holds it is refused. Everything is
 // clicked, over HTTPS through Caddy, with the one script /static/passkey.js
 // (CSP script-src 'self').
 func TestPasskeys(t *testing.T) {
 	st := newStack(t)
 	st.user(t, "ann")
+	// An app that admits only sessions made with a second factor (acr 2).
+	st.caddyForwardAuth()
+	st.clinch.MustCLI(t, "", "app", "update", "--slug", "app", "--require-second-factor")
 	st.serve()
 	tab := st.fresh(t)
 	authn := harness.VirtualAuthenticator(t, tab.Ctx)
@@ -30,6 +35,12 @@ func TestPasskeys(t *testing.T) {
 		t.Errorf("the login field's autocomplete is %q, want %q (passkeys in the autofill)", ac, "username webauthn")
 	}
 	signIn(tab, "ann", "/")
+	// The password alone is acr 1: the app wants more first.
+	tab.Open(st.url("app", "/page"))
+	if u := tab.URL(); u.Host == st.caddy.Host("app") || strings.Contains(tab.Text(), "Remote-User: ann") {
+		t.Fatalf("a password-only session reached the app that requires a second factor (at %s)", u)
+	}
+	tab.Open("/")
 	tab.ClickAndWait(`document.querySelector('a[href="/account/passkeys"]')`, "/account/passkeys")
 	tab.See("You have no passkeys yet")
 
@@ -70,12 +81,36 @@ func TestPasskeys(t *testing.T) {
 		}
 		tab.ClickAndWait(harness.Button("Sign in with a passkey"), "/")
 		tab.See("Hello, Ann")
+		// A user-verified passkey is acr 2: the app that requires a second
+		// factor lets the session in, with no step-up on the way.
+		before := len(tab.Visited())
+		tab.Open(st.url("app", "/page"))
+		tab.See("Remote-User: ann")
+		if way := tab.Visited()[before:]; len(way) != 1 {
+			t.Errorf("the passkey session did not go straight to the app:\n%s", strings.Join(way, "\n"))
+		}
 		tab.Open("/account/passkeys")
 		text := tab.See("Virtual key", "Headless Chrome")
 		if strings.Contains(text, "never") {
 			t.Errorf("the passkeys page does not show the sign-in as the passkey's last use:\n%s", text)
 		}
 		tab.Shot("passkey-used")
+	})
+
+	t.Run("sign out, sign in with the password and the passkey as second factor", func(t *testing.T) {
+		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
+		harness.SetPresence(t, tab.Ctx, authn, false)
+		tab.ClickAndWait(harness.Button("Sign out"), "/signin")
+		// With a passkey, ann's password is no longer the whole sign-in.
+		signIn(tab, "ann", "/signin/second-factor")
+		tab.See("Two-step verification", "use your passkey")
+		if tab.Has(`input[name="code"]`) {
+			t.Errorf("the second-factor page asks for a code, but ann has no authenticator app")
+		}
+		tab.Shot("passkey-second-factor")
+		harness.SetPresence(t, tab.Ctx, authn, true)
+		tab.ClickAndWait(harness.Button("Use your passkey"), "/")
+		tab.See("Hello, Ann")
 	})
 
 	t.Run("delete it, and it is refused", func(t *testing.T) {
