@@ -160,6 +160,10 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrNotFound):
 		h.passkeyNotFound(w, r)
 		return
+	case errors.Is(err, auth.ErrSecondFactorRequired):
+		h.renderPasskeys(w, r, http.StatusConflict, u, &page{Error: "Your account must keep a second factor, and this passkey is your last one. " +
+			"Add another passkey, or set up an authenticator app under Two-step verification, before you delete it."})
+		return
 	case err != nil:
 		web.Logger(r, h.log).Error("delete passkey", "err", err)
 		h.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again.")

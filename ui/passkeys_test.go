@@ -366,3 +366,24 @@ func TestPasskeySecondFactor(t *testing.T) {
 		t.Fatalf("session after password and passkey = %+v, %v; want acr 2, amr pwd,hwk,user", sess, err)
 	}
 }
+
+// The last passkey of a user who must have a second factor stays, and the
+// page says why.
+func TestPasskeys_LastRequiredSecondFactorIsKept(t *testing.T) {
+	e := newEnv(t)
+	e.user("ann@example.com", "ann", "ann-password")
+	c := e.client("10.26.0.1")
+	want(t, c.signin("ann", "ann-password", nil), 303, "/")
+	want(t, c.addPasskey(&passkeytest.Authenticator{Origin: e.srv.URL}, ""), 303, "/account/passkeys?done=added")
+	if _, _, err := e.auth.SetRequireSecondFactor(context.Background(), "ann@example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	id := passkeyIDs(c.get("/account/passkeys").body)[0]
+	r := c.post("/account/passkeys/"+id+"/delete", url.Values{})
+	if r.code != http.StatusConflict || !strings.Contains(r.body, "must keep a second factor") {
+		t.Fatalf("deleting the last required second factor: %d\n%s", r.code, r.body)
+	}
+	if ids := passkeyIDs(c.get("/account/passkeys").body); len(ids) != 1 {
+		t.Fatalf("passkeys after the refused delete: %v", ids)
+	}
+}
