@@ -18,6 +18,8 @@ type SecondFactorJSON struct {
 	// TOTPSince is when the authenticator app was set up; null when none.
 	TOTPSince       *time.Time `json:"totp_since"`
 	BackupCodesLeft int        `json:"backup_codes_left"`
+	// Passkeys the user has; each is a second factor too.
+	Passkeys int `json:"passkeys"`
 	// Required: the user must have a second factor; RequiredBy says who
 	// asks it ("account", "group NAME").
 	Required   bool     `json:"required"`
@@ -92,7 +94,7 @@ func userTOTPStatus(ctx context.Context, env *Env, args []string, out io.Writer)
 	if err != nil {
 		return err
 	}
-	j := SecondFactorJSON{Email: u.Email, TOTP: st.TOTP, BackupCodesLeft: st.BackupCodesLeft,
+	j := SecondFactorJSON{Email: u.Email, TOTP: st.TOTP, BackupCodesLeft: st.BackupCodesLeft, Passkeys: st.Passkeys,
 		Required: st.Required(), RequiredBy: append([]string{}, st.RequiredBy...)}
 	if st.TOTP {
 		t := st.TOTPSince
@@ -109,8 +111,8 @@ func userTOTPStatus(ctx context.Context, env *Env, args []string, out io.Writer)
 	if st.Required() {
 		req = "yes (" + strings.Join(st.RequiredBy, ", ") + ")"
 	}
-	_, err = fmt.Fprintf(out, "user:          %s\ntotp:          %s\nbackup codes:  %d of %d left\nrequired:      %s\n",
-		u.Email, totp, st.BackupCodesLeft, auth.BackupCodeCount, req)
+	_, err = fmt.Fprintf(out, "user:          %s\ntotp:          %s\nbackup codes:  %d of %d left\npasskeys:      %d\nrequired:      %s\n",
+		u.Email, totp, st.BackupCodesLeft, auth.BackupCodeCount, st.Passkeys, req)
 	return err
 }
 
@@ -123,6 +125,6 @@ func userMFAReset(ctx context.Context, env *Env, args []string, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "removed every second factor of %s and signed out %d session(s)\n", u.Email, n)
+	_, err = fmt.Fprintf(out, "removed every second factor (authenticator app, backup codes, passkeys) of %s and signed out %d session(s)\n", u.Email, n)
 	return err
 }

@@ -166,7 +166,8 @@
       });
       if (cred && autofill === ctl) send(form, ch.ceremony, cred);
     } catch (err) {
-      if (err && err.name !== "AbortError" && autofill === ctl) say(form, explain(err));
+      // A request the person never started says nothing: the button is
+      // still there.
     }
   }
 
