@@ -663,3 +663,20 @@ func TestTOTPKeyURI(t *testing.T) {
 		t.Error("a secret that is not base32 made a URI")
 	}
 }
+
+// A password rehashed at the configured cost during the first step is not
+// a password change: the sign-in finishes.
+func TestSignIn_RehashIsNotAPasswordChange(t *testing.T) {
+	f := newSignInFixture(t, 4)
+	ann := f.mfaUser(t, "ann@example.com")
+	secret, _ := f.enrol(t, ann)
+	f.svc = f.service(t, 5) // restarted with another CLINCH_BCRYPT_COST
+	res := f.password(t, ann.Email, "10.4.0.1", auth.StepSecondFactor)
+	u, err := f.svc.User(context.Background(), ann.ID)
+	if err != nil || bytes.Equal(u.PasswordHash, ann.PasswordHash) {
+		t.Fatalf("the password was not rehashed at the new cost (%v)", err)
+	}
+	if _, err := f.svc.SignInSecondFactor(context.Background(), res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.4.0.1"); err != nil {
+		t.Fatalf("second factor after a rehash: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -67,10 +66,10 @@ type PendingSignIn struct {
 	// Replaces is the id of the session the browser had: it ends when
 	// the new one starts (for a step-up it must still be live then).
 	Replaces string `json:"replaces,omitempty"`
-	// PasswordMark is a MAC of the password hash the first step proved
-	// (or the step-up's user had): a password changed meanwhile ends the
+	// PasswordVersion is the user's when the first step proved the
+	// password (or the step-up began): a password set meanwhile ends the
 	// sign-in.
-	PasswordMark string `json:"password_mark,omitempty"`
+	PasswordVersion uint64 `json:"password_version,omitempty"`
 	// TOTPSecret is the secret offered at StepSetupTOTP, sealed under
 	// signInLabel(ID). Clinch made it; nothing a client sends replaces it.
 	TOTPSecret []byte    `json:"totp_secret,omitempty"`
@@ -114,14 +113,6 @@ func (s *Service) signInIDOf(token string) string {
 		return ""
 	}
 	return s.secrets.Hash(token)
-}
-
-// passwordMark fingerprints a password hash without storing it again.
-func (s *Service) passwordMark(hash []byte) string {
-	if len(hash) == 0 {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString(s.secrets.MAC("signin-password", hash)[:16])
 }
 
 // continueSignIn takes p, whose first factor is proven, to its next step:
@@ -390,7 +381,7 @@ func (s *Service) BeginStepUp(ctx context.Context, sessionToken string, in StepU
 	p := &PendingSignIn{
 		UserID: u.ID, AMR: slices.Clone(sess.AMR), Remember: sess.Remember, RD: in.RD, Authz: in.Authz,
 		IP: in.IP, UserAgent: in.UserAgent, StepUp: true, Replaces: sess.ID,
-		PasswordMark: s.passwordMark(u.PasswordHash), CreatedAt: s.now(),
+		PasswordVersion: u.PasswordVersion, CreatedAt: s.now(),
 	}
 	if len(p.AMR) == 0 {
 		p.AMR = []string{AMRPassword}
@@ -451,7 +442,7 @@ func (s *Service) mayFinish(t *kv.Txn, p *PendingSignIn, now time.Time) (*User, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Status != StatusActive || p.PasswordMark != "" && s.passwordMark(u.PasswordHash) != p.PasswordMark {
+	if u.Status != StatusActive || u.PasswordVersion != p.PasswordVersion {
 		return nil, nil, ErrNoSignIn
 	}
 	if p.Replaces == "" {

@@ -26,6 +26,11 @@ import (
 // runs, in the transaction that checks the delay, so concurrent attempts
 // cannot slip past the check; a success then clears the count.
 //
+// Second-factor codes (TOTP or backup) have a counter of their own per
+// user (ScopeSecondFactor) with the same free failures and delays; there
+// the check, the code and the count are one transaction (tryCode). Each
+// code attempt also counts against the address.
+//
 // An account is its user id whichever login named it (email or username),
 // or the normalised login itself for unknown users, so unknown logins are
 // limited exactly like known ones. Every counter is stored under an HMAC

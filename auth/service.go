@@ -239,6 +239,7 @@ func (s *Service) newUser(in NewUser) (*User, error) {
 		if u.PasswordHash, err = s.hashPassword(in.Password); err != nil {
 			return nil, err
 		}
+		u.PasswordVersion = 1
 	}
 	return u, nil
 }
@@ -404,6 +405,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 	}
 	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
 		u.PasswordHash = h
+		u.PasswordVersion++
 		if u.Status == StatusPendingInvitation {
 			u.Status = StatusActive
 		}

@@ -91,18 +91,15 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 	if err := s.clearAttempts(ctx, subject); err != nil {
 		s.log.Warn("auth: failed sign-ins not cleared after a success", "user_id", u.ID, "err", err)
 	}
-	proven := u.PasswordHash
 	if rh := s.rehashFor(u, in.Password); rh != nil {
 		if err := s.recordSignIn(ctx, u.ID, time.Time{}, rh); err != nil {
 			s.log.Warn("auth: password not rehashed at the configured cost", "user_id", u.ID, "err", err)
-		} else {
-			proven = rh.new
 		}
 	}
 	p := &PendingSignIn{
 		UserID: u.ID, AMR: []string{AMRPassword}, Remember: in.Remember, RD: in.RD, Authz: in.Authz,
 		IP: in.IP, UserAgent: in.UserAgent, Replaces: s.sessionIDOf(in.Previous),
-		PasswordMark: s.passwordMark(proven), CreatedAt: now,
+		PasswordVersion: u.PasswordVersion, CreatedAt: now,
 	}
 	res, err := s.continueSignIn(ctx, p, in.Pending)
 	if errors.Is(err, ErrNoSignIn) {

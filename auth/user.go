@@ -32,6 +32,10 @@ type User struct {
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 	LastSignInAt time.Time       `json:"last_sign_in_at,omitzero"`
+	// PasswordVersion counts the times the password was set (a rehash at
+	// another cost is not a change): a sign-in under way since before a
+	// change cannot finish. Users from before it was kept start at 0.
+	PasswordVersion uint64 `json:"password_version,omitempty"`
 	// RequireSecondFactor: the user must sign in with a second factor
 	// (`clinch user totp require`); groups can require it too.
 	RequireSecondFactor bool `json:"require_second_factor,omitempty"`

@@ -266,6 +266,13 @@ func TestStepUpPage(t *testing.T) {
 	if err != nil || sess.ACR != "2" {
 		t.Fatalf("session after step-up: %+v, %v", sess, err)
 	}
+	// For a pending OIDC authorization: on to it afterwards.
+	e.advance(30 * time.Second)
+	want(t, c.get("/signin/step-up?authz=pa1"), 303, "/signin/second-factor")
+	if r := c.get("/signin/second-factor"); !strings.Contains(r.body, "Grafana asks for a second factor") {
+		t.Errorf("step-up page for an authorization:\n%s", r.body)
+	}
+	want(t, c.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, "/oauth/authorize/resume?authz=pa1")
 	// Not signed in: the sign-in form, going to the same place.
 	want(t, e.client("10.24.0.2").get("/signin/step-up?rd="+url.QueryEscape(rd)), 303, "/signin?rd="+url.QueryEscape(rd))
 }

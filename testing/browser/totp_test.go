@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+
 	"github.com/clinchsso/clinch/testing/harness"
 )
 
@@ -62,6 +64,16 @@ func enterCode(tab harness.Tab, code, want string) {
 	tab.ClickAndWait(harness.SubmitOf(`input[name="code"]`), want)
 }
 
+// session is the value of the session cookie among cookies.
+func session(cookies []*network.Cookie) string {
+	for _, c := range cookies {
+		if c.Name == "clinch_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
 // backupCodes reads the backup codes the page shows.
 func backupCodes(tab harness.Tab) []string {
 	tab.T.Helper()
@@ -74,8 +86,9 @@ func backupCodes(tab harness.Tab) []string {
 
 // A person sets up an authenticator app from Clinch's pages by clicking,
 // reading the secret off the page, and signs in with codes from it
-// (oathtool) and with a backup code, through Caddy's ForwardAuth and
-// through an OIDC relying party, whose ID token then says acr "2".
+// (oathtool) and with backup codes, through Caddy's ForwardAuth (also as
+// the step-up an app requiring a second factor asks for) and through an
+// OIDC relying party, whose ID token then says acr "2".
 func TestTOTPSetUpAndSignIn(t *testing.T) {
 	st := newStack(t)
 	st.user(t, "ann")
@@ -113,6 +126,26 @@ func TestTOTPSetUpAndSignIn(t *testing.T) {
 	if strings.Contains(tab.AllText(), app1.secret) {
 		t.Fatal("the security page shows the secret again after set-up")
 	}
+
+	// This session was made with the password alone. An app that requires
+	// a second factor sends it through the step-up page, which ends in a
+	// new session that the app then lets in.
+	t.Run("step-up at an app that requires a second factor", func(t *testing.T) {
+		st.clinch.MustCLI(t, "", "app", "update", "--slug", "app", "--require-second-factor")
+		before := tab.Cookies(st.clinch.URL)
+		tab.Open(app)
+		if p := tab.Path(); p != "/signin/second-factor" {
+			t.Fatalf("a password-only session at an app requiring a second factor is at %s:\n%s", tab.URL(), tab.Text())
+		}
+		tab.See("asks for a second factor", "Signed in as Ann")
+		tab.Shot("totp-step-up")
+		enterCode(tab, app1.code(), st.url("app", "/page"))
+		tab.See("Remote-User: ann")
+		if session(before) == session(tab.Cookies(st.clinch.URL)) {
+			t.Error("the step-up kept the old session cookie; it must make a new session")
+		}
+	})
+	tab.Open("/")
 	tab.ClickAndWait(harness.Button("Sign out"), "/signin")
 
 	t.Run("ForwardAuth app: password, then a code from the app", func(t *testing.T) {
@@ -155,12 +188,14 @@ func TestTOTPSetUpAndSignIn(t *testing.T) {
 		again.Shot("totp-backup-code-used")
 	})
 
+	// A backup code is a second factor as good as the app's code (and
+	// needs no wait for the app's next step).
 	t.Run("OIDC relying party: the ID token says acr 2", func(t *testing.T) {
 		o := st.fresh(t)
 		a := rp.authorize(nil)
 		o.Open(a.url)
 		signIn(o, "ann", "/signin/second-factor")
-		enterCode(o, app1.code(), rp.origin+"/cb")
+		enterCode(o, codes[1], rp.origin+"/cb")
 		tok := rp.finish(o, a)
 		if tok.acr != "2" || !slices.Equal(tok.amr, []string{"pwd", "otp"}) {
 			t.Errorf("ID token acr %q amr %v, want 2 [pwd otp]", tok.acr, tok.amr)
