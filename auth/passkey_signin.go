@@ -119,6 +119,9 @@ func (s *Service) SignInWithPasskey(ctx context.Context, in PasskeySignIn) (*Sig
 	p := &PendingSignIn{
 		UserID: u.ID, AMR: PasskeyAMR(), Remember: in.Remember, RD: in.RD, Authz: in.Authz,
 		IP: in.IP, UserAgent: in.UserAgent, Replaces: s.sessionIDOf(in.Previous), CreatedAt: now,
+		// Unchanged until the session is made (a password change meanwhile
+		// ends every sign-in under way, this one too).
+		PasswordVersion: u.PasswordVersion,
 	}
 	var res *SignInResult
 	var ended *Session
@@ -139,7 +142,7 @@ func (s *Service) SignInWithPasskey(ctx context.Context, in PasskeySignIn) (*Sig
 	case errors.Is(err, kv.ErrNotFound):
 		return nil, refused("unknown credential", nil) // deleted while the browser was asking
 	case errors.Is(err, ErrNoSignIn):
-		return nil, refused("the account is not active", pk)
+		return nil, refused("the account cannot sign in now (disabled, or changed meanwhile)", pk)
 	}
 	if res, err = s.finished(ctx, "", res, ended, nil, err, now); err != nil {
 		return nil, err
