@@ -34,12 +34,18 @@ func (h *Handler) registerPasskeys(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathSecondFactorPasskey, h.secondFactorPasskey)
 }
 
-// passkeyNotices are the messages after a change, named by ?done= so a
+// passkeyNotice is the message after a change, named by ?done= so a
 // reload does not post again.
-var passkeyNotices = map[string]string{
-	"added":   "Passkey added. You can now sign in with it, without your password.",
-	"renamed": "Passkey renamed.",
-	"deleted": "Passkey deleted. It no longer signs you in.",
+func passkeyNotice(done string) string {
+	switch done {
+	case "added":
+		return "Passkey added. You can now sign in with it, without your password."
+	case "renamed":
+		return "Passkey renamed."
+	case "deleted":
+		return "Passkey deleted. It no longer signs you in."
+	}
+	return ""
 }
 
 func (h *Handler) passkeys(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +54,7 @@ func (h *Handler) passkeys(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/signin?rd="+passkeysPath, http.StatusSeeOther)
 		return
 	}
-	h.renderPasskeys(w, r, http.StatusOK, u, &page{Notice: passkeyNotices[r.URL.Query().Get("done")]})
+	h.renderPasskeys(w, r, http.StatusOK, u, &page{Notice: passkeyNotice(r.URL.Query().Get("done"))})
 }
 
 // renderPasskeys draws the passkeys page for u with p's message.

@@ -27,8 +27,6 @@ const (
 	flagAT byte = 0x40
 )
 
-var b64 = base64.RawURLEncoding
-
 // Authenticator holds discoverable credentials, like a platform
 // authenticator. The zero value is ready; Origin is the page's origin.
 type Authenticator struct {
@@ -74,8 +72,8 @@ func (a *Authenticator) NewKey(rpID string) (*Key, error) {
 	challenge := make([]byte, 32)
 	rand.Read(challenge)
 	opts, err := json.Marshal(map[string]any{
-		"rp": map[string]string{"id": rpID}, "user": map[string]string{"id": b64.EncodeToString([]byte("nobody"))},
-		"challenge": b64.EncodeToString(challenge),
+		"rp": map[string]string{"id": rpID}, "user": map[string]string{"id": base64.RawURLEncoding.EncodeToString([]byte("nobody"))},
+		"challenge": base64.RawURLEncoding.EncodeToString(challenge),
 	})
 	if err != nil {
 		return nil, err
@@ -103,11 +101,11 @@ func (a *Authenticator) Create(options []byte, ans Answer) ([]byte, error) {
 	if err := json.Unmarshal(options, &o); err != nil {
 		return nil, fmt.Errorf("passkeytest: creation options: %w", err)
 	}
-	challenge, err := b64.DecodeString(o.Challenge)
+	challenge, err := base64.RawURLEncoding.DecodeString(o.Challenge)
 	if err != nil {
 		return nil, fmt.Errorf("passkeytest: challenge: %w", err)
 	}
-	handle, err := b64.DecodeString(o.User.ID)
+	handle, err := base64.RawURLEncoding.DecodeString(o.User.ID)
 	if err != nil {
 		return nil, fmt.Errorf("passkeytest: user id: %w", err)
 	}
@@ -136,10 +134,10 @@ func (a *Authenticator) Create(options []byte, ans Answer) ([]byte, error) {
 	cdj := a.clientData("webauthn.create", challenge, ans)
 	a.keys = append(a.keys, k)
 	return json.Marshal(map[string]any{
-		"id": b64.EncodeToString(k.ID), "rawId": b64.EncodeToString(k.ID), "type": "public-key",
+		"id": base64.RawURLEncoding.EncodeToString(k.ID), "rawId": base64.RawURLEncoding.EncodeToString(k.ID), "type": "public-key",
 		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(cdj),
-			"attestationObject": b64.EncodeToString(obj),
+			"clientDataJSON":    base64.RawURLEncoding.EncodeToString(cdj),
+			"attestationObject": base64.RawURLEncoding.EncodeToString(obj),
 			"transports":        []string{"internal"},
 		},
 		"clientExtensionResults":  map[string]any{},
@@ -163,7 +161,7 @@ func (a *Authenticator) Get(options []byte, ans Answer) ([]byte, error) {
 	if err := json.Unmarshal(options, &o); err != nil {
 		return nil, fmt.Errorf("passkeytest: request options: %w", err)
 	}
-	challenge, err := b64.DecodeString(o.Challenge)
+	challenge, err := base64.RawURLEncoding.DecodeString(o.Challenge)
 	if err != nil {
 		return nil, fmt.Errorf("passkeytest: challenge: %w", err)
 	}
@@ -183,7 +181,7 @@ func (a *Authenticator) pick(o requestOptions) *Key {
 			return k
 		}
 		for _, c := range o.AllowCredentials {
-			if id, err := b64.DecodeString(c.ID); err == nil && bytes.Equal(id, k.ID) {
+			if id, err := base64.RawURLEncoding.DecodeString(c.ID); err == nil && bytes.Equal(id, k.ID) {
 				return k
 			}
 		}
@@ -214,12 +212,12 @@ func (a *Authenticator) Sign(k *Key, rpID string, challenge []byte, ans Answer) 
 		handle = ans.UserHandle
 	}
 	return json.Marshal(map[string]any{
-		"id": b64.EncodeToString(id), "rawId": b64.EncodeToString(id), "type": "public-key",
+		"id": base64.RawURLEncoding.EncodeToString(id), "rawId": base64.RawURLEncoding.EncodeToString(id), "type": "public-key",
 		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(cdj),
-			"authenticatorData": b64.EncodeToString(authData),
-			"signature":         b64.EncodeToString(sig),
-			"userHandle":        b64.EncodeToString(handle),
+			"clientDataJSON":    base64.RawURLEncoding.EncodeToString(cdj),
+			"authenticatorData": base64.RawURLEncoding.EncodeToString(authData),
+			"signature":         base64.RawURLEncoding.EncodeToString(sig),
+			"userHandle":        base64.RawURLEncoding.EncodeToString(handle),
 		},
 		"clientExtensionResults":  map[string]any{},
 		"authenticatorAttachment": "platform",
@@ -252,7 +250,7 @@ func (a *Authenticator) clientData(typ string, challenge []byte, ans Answer) []b
 		challenge = ans.Challenge
 	}
 	b, _ := json.Marshal(map[string]any{
-		"type": typ, "challenge": b64.EncodeToString(challenge), "origin": origin, "crossOrigin": ans.CrossOrigin,
+		"type": typ, "challenge": base64.RawURLEncoding.EncodeToString(challenge), "origin": origin, "crossOrigin": ans.CrossOrigin,
 	})
 	return b
 }
