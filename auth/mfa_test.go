@@ -82,7 +82,10 @@ func TestSignIn_WithTOTP_SessionRecordsACR2(t *testing.T) {
 	f := newSignInFixture(t, 4)
 	ann := f.mfaUser(t, "ann@example.com")
 	secret, _ := f.enrol(t, ann)
-	res := f.password(t, "ann@example.com", "10.0.0.1", auth.StepSecondFactor)
+	res, err := f.svc.Authenticate(context.Background(), auth.SignIn{Login: ann.Email, Password: mfaPassword, IP: "10.0.0.1", Remember: true, RD: "/x"})
+	if err != nil || res.Done() || res.Pending.Step != auth.StepSecondFactor {
+		t.Fatalf("password step: %+v, %v", res, err)
+	}
 	if n := len(f.sessionsOf(t, ann.ID)); n != 0 {
 		t.Fatalf("%d sessions exist after the password alone", n)
 	}
@@ -92,6 +95,9 @@ func TestSignIn_WithTOTP_SessionRecordsACR2(t *testing.T) {
 	}
 	if done.Session.ACR != "2" || !slices.Equal(done.Session.AMR, []string{"pwd", "otp"}) {
 		t.Errorf("session acr %q amr %v, want 2 [pwd otp]", done.Session.ACR, done.Session.AMR)
+	}
+	if !done.Session.Remember || done.Session.ExpiresAt.Sub(done.Session.CreatedAt) != auth.RememberSessionTTL || done.RD != "/x" {
+		t.Errorf("remember-me and rd did not survive the second step: %+v, rd %q", done.Session, done.RD)
 	}
 	if _, err := f.svc.PendingSignIn(context.Background(), res.PendingToken); !errors.Is(err, auth.ErrNoSignIn) {
 		t.Errorf("the pending sign-in outlives its last step: %v", err)

@@ -28,6 +28,11 @@ import (
 // succeeds; that step checks, in the transaction that makes the session,
 // that the user is still active, still has the password that was proven
 // and (for a step-up) still has the session it started from.
+//
+// Another second factor (a passkey) joins as another method at
+// StepSecondFactor: its step reads the pending sign-in with pendingIn,
+// checks its credential in the same transaction (mayFinish first, as
+// SignInSecondFactor does) and ends with finishIn and its own amr.
 
 // SignInTTL bounds a sign-in under way, from its first step to its last.
 const SignInTTL = 10 * time.Minute

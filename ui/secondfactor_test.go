@@ -213,6 +213,10 @@ func TestSecurityPage(t *testing.T) {
 	}
 	r := c.post("/account/security/totp", url.Values{"code": {"123"}})
 	want(t, r, 400, "")
+	// A secret posted with a code of it is not what gets saved.
+	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	r = c.post("/account/security/totp", url.Values{"secret": {attacker}, "code": {authtest.TOTP(t, attacker, e.clock())}})
+	want(t, r, 401, "")
 	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}})
 	want(t, r, 200, "")
 	codes := regexp.MustCompile(`<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>`).FindAllStringSubmatch(r.body, -1)
