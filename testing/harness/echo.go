@@ -16,11 +16,13 @@ import (
 // ends.
 func Echo(t testing.TB) *httptest.Server {
 	t.Helper()
-	// What ForwardAuth (Remote-*) and oauth2-proxy (X-Forwarded-*) tell
+	// What ForwardAuth (Remote-*) and oauth2-proxy (X-Forwarded-*, and
+	// the ID token as Authorization with --pass-authorization-header) tell
 	// an app about the user.
 	headers := []string{
 		"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups",
 		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
+		"Authorization",
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
