@@ -42,6 +42,10 @@ var (
 	// ErrTOTPExists: the user already has TOTP; remove it before setting
 	// up another.
 	ErrTOTPExists = errors.New("an authenticator app is already set up")
+	// ErrPasswordRequired: adding a second factor from a signed-in page
+	// needs the user's current password, and none was given. Nothing was
+	// checked or counted.
+	ErrPasswordRequired = errors.New("enter your current password to confirm")
 )
 
 // CodeFormatError says, for a person, why the input is not a code. It

@@ -42,7 +42,7 @@ func (f *signInFixture) enrol(t *testing.T, u *auth.User) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := f.svc.ConfirmTOTPEnrolment(ctx, sess, authtest.TOTP(t, secret, f.clock()), "10.9.9.9")
+	codes, err := f.svc.ConfirmTOTPEnrolment(ctx, sess, authtest.TOTP(t, secret, f.clock()), mfaPassword, "10.9.9.9")
 	if err != nil {
 		t.Fatalf("confirm set-up: %v", err)
 	}

@@ -126,6 +126,25 @@ func (s *Service) withProof(ctx context.Context, userID string, proof Proof, cha
 	return verdict
 }
 
+// confirmPassword is the one check that a signed-in person, not just
+// their session, asks to add a second factor (a passkey, an authenticator
+// app): their current password, counted and limited exactly like a
+// sign-in (the address's window, then the account's progressive delay).
+// A session cookie alone is not enough, so whoever steals one cannot add
+// a factor of their own and keep access after a password change.
+// ErrPasswordRequired when password is empty (nothing counted);
+// ErrInvalidCredentials when it is wrong, or the user has none; a
+// *RateLimitError when the attempt is refused.
+func (s *Service) confirmPassword(ctx context.Context, userID, password, ip string) error {
+	if password == "" {
+		return ErrPasswordRequired
+	}
+	if err := s.hitIP(ctx, ip, s.now()); err != nil {
+		return err
+	}
+	return s.checkPassword(ctx, userID, password)
+}
+
 // checkPassword checks a signed-in user's password, counting a failure
 // against the account like a sign-in (a stolen session must not become a
 // password oracle).

@@ -17,12 +17,21 @@ import (
 // without a password), user verification is preferred, no attestation is
 // asked for, and the user's passkeys are excluded so one authenticator is
 // not registered twice. The ceremony is bound to the session.
-func (s *Service) BeginPasskeyRegistration(ctx context.Context, u *User, sess *Session) (*PasskeyChallenge, error) {
+//
+// The session alone is not enough: password must be the user's current
+// password, checked and counted like a sign-in from the address ip
+// (ErrPasswordRequired, ErrInvalidCredentials, *RateLimitError), before
+// any challenge exists. FinishPasskeyRegistration takes only a ceremony
+// begun here, so no passkey is added without that check.
+func (s *Service) BeginPasskeyRegistration(ctx context.Context, u *User, sess *Session, password, ip string) (*PasskeyChallenge, error) {
 	if s.rp == nil {
 		return nil, ErrPasskeysOff
 	}
 	if u == nil || sess == nil || sess.UserID != u.ID {
 		return nil, errors.New("auth: passkey registration needs the user's own session")
+	}
+	if err := s.confirmPassword(ctx, u.ID, password, ip); err != nil {
+		return nil, err
 	}
 	existing, err := s.UserPasskeys(ctx, u.ID)
 	if err != nil {

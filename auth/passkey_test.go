@@ -24,6 +24,8 @@ const (
 	// pkBrowser is the browser binding (its CSRF cookie) of the passkey
 	// tests' browser.
 	pkBrowser = "browser-one"
+	// pkPassword is the password of the passkey tests' users.
+	pkPassword = "correct horse"
 )
 
 // passkeyFixture is a service with passkeys on, a clock the test moves, a
@@ -68,7 +70,7 @@ func newPasskeyFixture(t *testing.T) *passkeyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ann, err = f.svc.CreateUser(ctx, auth.NewUser{Email: "ann@example.com", Username: "ann", Password: "correct horse"}); err != nil {
+	if f.ann, err = f.svc.CreateUser(ctx, auth.NewUser{Email: "ann@example.com", Username: "ann", Password: pkPassword}); err != nil {
 		t.Fatal(err)
 	}
 	if f.annSess, _, err = f.svc.StartSession(ctx, f.ann, "10.0.0.1", "test", false, "1", []string{"pwd"}); err != nil {
@@ -89,7 +91,7 @@ func (f *passkeyFixture) advance(d time.Duration) {
 func (f *passkeyFixture) register(t *testing.T, u *auth.User, sess *auth.Session, a *passkeytest.Authenticator, ans passkeytest.Answer) (*auth.Passkey, error) {
 	t.Helper()
 	ctx := context.Background()
-	ch, err := f.svc.BeginPasskeyRegistration(ctx, u, sess)
+	ch, err := f.svc.BeginPasskeyRegistration(ctx, u, sess, pkPassword, "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +405,7 @@ func TestPasskey_ChallengeReplayAndExpiry(t *testing.T) {
 		}
 	})
 	t.Run("a registration ceremony used to sign in", func(t *testing.T) {
-		reg, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess)
+		reg, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, pkPassword, "10.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +421,7 @@ func TestPasskey_ChallengeReplayAndExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess)
+		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, pkPassword, "10.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -619,7 +621,7 @@ func TestPasskey_RegistrationRules(t *testing.T) {
 	f := newPasskeyFixture(t)
 	p := f.mustRegister(t)
 	t.Run("excludes the user's passkeys", func(t *testing.T) {
-		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess)
+		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, pkPassword, "10.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -628,7 +630,7 @@ func TestPasskey_RegistrationRules(t *testing.T) {
 		}
 	})
 	t.Run("a credential registered twice", func(t *testing.T) {
-		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess)
+		ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, pkPassword, "10.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,21 +67,25 @@ func (s *Service) TOTPEnrolment(ctx context.Context, sess *Session) (string, err
 }
 
 // ConfirmTOTPEnrolment saves the secret TOTPEnrolment offered to the
-// session when code is a current code of it, and returns a fresh set of
-// backup codes to show once. Nothing the client sends but the code is
-// used. The session stays as it was (its acr does not change: it was not
-// made with this factor). A *CodeFormatError for input that is not six
-// digits; ErrWrongCode; ErrNoEnrolment when the set-up expired or the
-// session ended; ErrTOTPExists when the user set up TOTP meanwhile.
-func (s *Service) ConfirmTOTPEnrolment(ctx context.Context, sess *Session, code, ip string) ([]string, error) {
+// session when code is a current code of it and password is the user's
+// current password, and returns a fresh set of backup codes to show once.
+// Nothing the client sends but the code and the password is used. The
+// session stays as it was (its acr does not change: it was not made with
+// this factor). A *CodeFormatError for input that is not six digits;
+// ErrPasswordRequired, ErrInvalidCredentials or a *RateLimitError for the
+// password, checked and counted like a sign-in from ip (a stolen session
+// cookie alone cannot add an authenticator app); ErrWrongCode;
+// ErrNoEnrolment when the set-up expired or the session ended;
+// ErrTOTPExists when the user set up TOTP meanwhile.
+func (s *Service) ConfirmTOTPEnrolment(ctx context.Context, sess *Session, code, password, ip string) ([]string, error) {
 	_, norm, err := ParseCode(code, false)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if err := s.hitIP(ctx, ip, now); err != nil {
+	if err := s.confirmPassword(ctx, sess.UserID, password, ip); err != nil {
 		return nil, err
 	}
+	now := s.now()
 	var codes []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		codes = nil

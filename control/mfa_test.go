@@ -12,8 +12,8 @@ import (
 	"github.com/clinchsso/clinch/control"
 )
 
-// withTOTP sets up TOTP for the user with the email, as the security page
-// does, and leaves them signed in once.
+// withTOTP sets up TOTP for the user with the email (password "correct
+// horse"), as the security page does, and leaves them signed in once.
 func withTOTP(t *testing.T, env *control.Env, email string) {
 	t.Helper()
 	ctx := context.Background()
@@ -29,7 +29,7 @@ func withTOTP(t *testing.T, env *control.Env, email string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Auth.ConfirmTOTPEnrolment(ctx, sess, authtest.TOTP(t, secret, env.Auth.Now()), "10.0.0.1"); err != nil {
+	if _, err := env.Auth.ConfirmTOTPEnrolment(ctx, sess, authtest.TOTP(t, secret, env.Auth.Now()), "correct horse", "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 }

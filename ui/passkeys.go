@@ -14,9 +14,10 @@ import (
 // Managing passkeys from the signed-in pages: /account/passkeys lists a
 // user's passkeys (created, last used, last address and device) and
 // renames, deletes and adds them. Adding one runs a WebAuthn ceremony
-// through /static/passkey.js: it fetches the options from
-// /account/passkeys/begin (bound to the session) and posts the answer in
-// the page's form.
+// through /static/passkey.js: it posts the user's current password to
+// /account/passkeys/begin, which checks it (a session alone cannot add a
+// passkey) and answers with options bound to the session, and posts the
+// browser's answer in the page's form.
 
 // passkeysPath is the passkeys page.
 const passkeysPath = "/account/passkeys"
@@ -70,14 +71,38 @@ func (h *Handler) renderPasskeys(w http.ResponseWriter, r *http.Request, status 
 	h.render(w, r, status, "passkeys", p)
 }
 
+// maxBeginBytes bounds the JSON body of a begin request: {"password": …}
+// with a password of at most auth.MaxPasswordLen bytes, escaped.
+const maxBeginBytes = 1 << 10
+
+// beginRequest is the JSON body passkey.js sends to a begin URL. Only
+// adding a passkey reads it: the user's current password, so that a
+// session cookie alone cannot add one.
+type beginRequest struct {
+	Password string `json:"password"`
+}
+
 func (h *Handler) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
 	u, sess, ok := h.CurrentUser(r)
 	if !ok {
 		writeJSONError(w, http.StatusUnauthorized, "You are signed out. Sign in again, then add the passkey.")
 		return
 	}
-	ch, err := h.auth.BeginPasskeyRegistration(r.Context(), u, sess)
-	if err != nil {
+	var in beginRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBeginBytes)).Decode(&in); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "Clinch could not read the request. Reload the page and try again.")
+		return
+	}
+	ch, err := h.auth.BeginPasskeyRegistration(r.Context(), u, sess, in.Password, web.ClientIP(r, h.trusted))
+	switch {
+	case errors.Is(err, auth.ErrPasswordRequired):
+		writeJSONError(w, http.StatusBadRequest, "Enter your current password to add a passkey.")
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		web.Logger(r, h.log).Info("passkey registration refused", "user_id", u.ID, "reason", "wrong password")
+		writeJSONError(w, http.StatusUnauthorized, "That password is not right. Enter your current password to add a passkey.")
+		return
+	case err != nil:
 		h.beginFailed(w, r, err)
 		return
 	}

@@ -19,7 +19,13 @@ import (
 // X-CSRF-Token header) and returns the answer.
 func (c *client) begin(path string) (resp, *auth.PasskeyChallenge) {
 	c.e.t.Helper()
-	req, _ := http.NewRequest("POST", c.e.srv.URL+path, strings.NewReader("{}"))
+	return c.beginWith(path, "{}")
+}
+
+// beginWith is begin with a JSON body of its own.
+func (c *client) beginWith(path, body string) (resp, *auth.PasskeyChallenge) {
+	c.e.t.Helper()
+	req, _ := http.NewRequest("POST", c.e.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(web.CSRFHeader, c.csrfCookie())
 	r := c.do(req)
@@ -33,11 +39,18 @@ func (c *client) begin(path string) (resp, *auth.PasskeyChallenge) {
 	return r, &ch
 }
 
+// passwordBody is the begin request's JSON body with the password.
+func passwordBody(password string) string {
+	b, _ := json.Marshal(map[string]string{"password": password})
+	return string(b)
+}
+
 // addPasskey registers a passkey on key for the signed-in client, as the
-// passkeys page does, and returns the answer to the form.
+// passkeys page does (with the password the client signed in with), and
+// returns the answer to the form.
 func (c *client) addPasskey(key *passkeytest.Authenticator, name string) resp {
 	c.e.t.Helper()
-	r, ch := c.begin("/account/passkeys/begin")
+	r, ch := c.beginWith("/account/passkeys/begin", passwordBody(c.password))
 	if ch == nil {
 		c.e.t.Fatalf("begin registration: %d %s", r.code, r.body)
 	}

@@ -36,7 +36,7 @@ func (e *env) enrol(c *client) string {
 	r := c.get("/account/security/totp")
 	want(e.t, r, 200, "")
 	secret := pageSecret(e.t, r)
-	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(e.t, secret, e.clock())}})
+	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(e.t, secret, e.clock())}, "password": {c.password}})
 	if r.code != 200 || strings.Count(r.body, "<li><code>") != auth.BackupCodeCount {
 		e.t.Fatalf("confirming the set-up: %d\n%s", r.code, r.body)
 	}
@@ -169,6 +169,10 @@ func TestSetupTOTP_PostedSecretIgnored(t *testing.T) {
 	if !strings.Contains(page.body, "requires two-step verification") {
 		t.Errorf("the set-up page does not say why:\n%s", page.body)
 	}
+	// The password was just given: the forced set-up does not ask again.
+	if strings.Contains(page.body, `name="password"`) {
+		t.Errorf("the set-up at sign-in asks for the password again:\n%s", page.body)
+	}
 	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	for _, field := range []string{"secret", "totp_secret", "key"} {
 		r := c.post("/signin/setup-totp", url.Values{field: {attacker}, "code": {authtest.TOTP(t, attacker, e.clock())}})
@@ -215,9 +219,9 @@ func TestSecurityPage(t *testing.T) {
 	want(t, r, 400, "")
 	// A secret posted with a code of it is not what gets saved.
 	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	r = c.post("/account/security/totp", url.Values{"secret": {attacker}, "code": {authtest.TOTP(t, attacker, e.clock())}})
+	r = c.post("/account/security/totp", url.Values{"secret": {attacker}, "code": {authtest.TOTP(t, attacker, e.clock())}, "password": {"bob-password"}})
 	want(t, r, 401, "")
-	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}})
+	r = c.post("/account/security/totp", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}, "password": {"bob-password"}})
 	want(t, r, 200, "")
 	codes := regexp.MustCompile(`<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>`).FindAllStringSubmatch(r.body, -1)
 	if len(codes) != auth.BackupCodeCount {

@@ -13,7 +13,7 @@ import (
 //
 //	GET  /account/security                the state, and the forms below
 //	GET  /account/security/totp           set up an authenticator app (QR code and secret)
-//	POST /account/security/totp           confirm it with a current code; shows the backup codes once
+//	POST /account/security/totp           confirm it with a current code and the password; shows the backup codes once
 //	POST /account/security/totp/disable   turn it off (password or a code)
 //	POST /account/security/backup-codes   a new set of backup codes (password or a code)
 const (
@@ -59,7 +59,7 @@ func (h *Handler) enrolPage(w http.ResponseWriter, r *http.Request, u *auth.User
 		http.Redirect(w, r, pathSecurity, http.StatusSeeOther)
 		return nil, false
 	}
-	pg := &page{Title: "Set up two-step verification", User: u, Person: u, Action: pathSecurityTOTP, Restart: pathSecurity}
+	pg := &page{Title: "Set up two-step verification", User: u, Person: u, Action: pathSecurityTOTP, Restart: pathSecurity, AskPassword: true}
 	if err == nil {
 		err = h.totpImage(pg, u, secret)
 	}
@@ -91,7 +91,7 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := web.ClientIP(r, h.trusted)
-	codes, err := h.auth.ConfirmTOTPEnrolment(r.Context(), sess, r.PostFormValue("code"), ip)
+	codes, err := h.auth.ConfirmTOTPEnrolment(r.Context(), sess, r.PostFormValue("code"), r.PostFormValue("password"), ip)
 	var cf *auth.CodeFormatError
 	var rl *auth.RateLimitError
 	switch {
@@ -108,6 +108,13 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		h.rateLimited(w, rl)
 		pg.Error = "Too many attempts. Try again in " + humanWait(rl.RetryAfter) + "."
 		h.render(w, r, http.StatusTooManyRequests, "setuptotp", pg)
+	case errors.Is(err, auth.ErrPasswordRequired):
+		pg.Error = "Enter your current password as well as the code."
+		h.render(w, r, http.StatusBadRequest, "setuptotp", pg)
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		web.Logger(r, h.log).Info("totp set-up refused", "user_id", u.ID, "reason", "wrong password")
+		pg.Error = "That password is not right. Enter your current password and a new code from the app."
+		h.render(w, r, http.StatusUnauthorized, "setuptotp", pg)
 	case errors.Is(err, auth.ErrWrongCode):
 		pg.Error = "That code is not right. Enter the 6 digits your authenticator app shows now for this account (they change every 30 seconds)."
 		h.render(w, r, http.StatusUnauthorized, "setuptotp", pg)

@@ -246,6 +246,10 @@ type page struct {
 	Account    string
 	Action     string
 	Required   bool // the set-up is there because a second factor is required
+	// AskPassword: the form asks for the current password too (adding a
+	// factor from a signed-in page, where the session alone is not
+	// enough; not right after the password at sign-in).
+	AskPassword bool
 	// backup codes, shown once
 	BackupCodes []string
 	Continue    string

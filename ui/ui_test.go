@@ -130,6 +130,9 @@ type client struct {
 	e    *env
 	http *http.Client
 	ip   string
+	// password is the one the client last signed in with: the pages that
+	// add a second factor ask for it again.
+	password string
 }
 
 func (e *env) client(ip string) *client {
@@ -219,6 +222,7 @@ func (c *client) sessionCookie() string {
 
 func (c *client) signin(login, password string, extra url.Values) resp {
 	c.e.t.Helper()
+	c.password = password
 	f := url.Values{"login": {login}, "password": {password}}
 	for k, v := range extra {
 		f[k] = v

@@ -47,6 +47,16 @@ func TestPasskeys(t *testing.T) {
 	t.Run("add a passkey by clicking", func(t *testing.T) {
 		tab := harness.Tab{T: t, Ctx: tab.Ctx, Base: tab.Base}
 		tab.Type("#passkey-name", "Virtual key")
+		// The session alone cannot add a passkey: a wrong password gets
+		// no ceremony, and the page says so without leaving.
+		tab.Type("#passkey-password", "not my password")
+		tab.Click(harness.Button("Add a passkey"))
+		tab.WaitVisible("[data-passkey-error]")
+		tab.See("That password is not right")
+		if n := len(harness.Credentials(t, tab.Ctx, authn)); n != 0 {
+			t.Fatalf("after a wrong password the authenticator holds %d credentials, want 0", n)
+		}
+		tab.Type("#passkey-password", password)
 		tab.ClickAndWait(harness.Button("Add a passkey"), "/account/passkeys")
 		tab.See("Passkey added", "Virtual key", "Last used", "never")
 		tab.Shot("passkey-added")

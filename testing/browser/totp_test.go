@@ -111,12 +111,19 @@ func TestTOTPSetUpAndSignIn(t *testing.T) {
 	tab.Shot("totp-setup")
 	app1 := newAuthenticator(t, tab.TextOf("#totp-secret"))
 
-	// A wrong code first: refused, the same secret offered again.
+	// The signed-in session alone cannot set it up: the page asks for the
+	// password too, and a wrong one is refused.
+	tab.Type(`input[name="password"]`, "not my password")
 	enterCode(tab, "000000", "/account/security/totp")
-	tab.See("not right")
+	tab.See("That password is not right")
+	// A wrong code: refused, the same secret offered again.
+	tab.Type(`input[name="password"]`, password)
+	enterCode(tab, "000000", "/account/security/totp")
+	tab.See("That code is not right")
 	if got := tab.TextOf("#totp-secret"); got != app1.secret {
 		t.Fatalf("after a wrong code the page offers another secret (%s, was %s)", got, app1.secret)
 	}
+	tab.Type(`input[name="password"]`, password)
 	enterCode(tab, app1.code(), "/account/security/totp")
 	tab.See("Two-step verification is on", "shown only now")
 	codes := backupCodes(tab)

@@ -55,6 +55,13 @@ func (b Tab) Type(sel, text string) {
 		chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// WaitVisible waits until an element matching the CSS selector sel is
+// shown, for what a page's script reveals without loading a new page.
+func (b Tab) WaitVisible(sel string) {
+	b.T.Helper()
+	b.do("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // Click clicks the element the JavaScript expression jsPath evaluates to
 // (see SubmitOf and Button).
 func (b Tab) Click(jsPath string) {

@@ -11,6 +11,9 @@
 //     element marked data-passkey-error for messages. Submitting it fetches
 //     the options (POST, X-CSRF-Token header), runs the ceremony, fills
 //     ceremony and credential, and submits the form.
+//   data-passkey-password on an input of a "create" form: its value (the
+//     user's current password) goes in the begin request's JSON body, not
+//     in the form (the input has no name), and is cleared once sent.
 //   data-passkey-autofill on a "get" form: also offer the passkeys in the
 //     autofill of the input whose autocomplete names "webauthn"
 //     (conditional mediation), where the browser can.
@@ -82,22 +85,28 @@
   }
 
   async function begin(form) {
+    const body = {};
+    const pw = form.querySelector("input[data-passkey-password]");
+    if (pw) {
+      body.password = pw.value;
+      pw.value = "";
+    }
     const res = await fetch(form.dataset.passkeyBegin, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": form.elements.csrf_token.value },
-      body: "{}",
+      body: JSON.stringify(body),
     });
-    let body = {};
+    let answer = {};
     try {
-      body = await res.json();
+      answer = await res.json();
     } catch (e) {
       // not JSON: the status says enough
     }
     if (!res.ok) {
-      throw new Error(body.error || "Clinch could not start the passkey request (" + res.status + "). Reload the page and try again.");
+      throw new Error(answer.error || "Clinch could not start the passkey request (" + res.status + "). Reload the page and try again.");
     }
-    return body;
+    return answer;
   }
 
   function send(form, ceremony, credential) {
