@@ -112,17 +112,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // "*" matches exactly one DNS label.
 func (a *App) Matches(host string) bool { return DomainMatches(a.Domain, host) }
 
-// DomainMatches is Matches for a bare pattern.
-func DomainMatches(pattern, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	pattern = strings.ToLower(pattern)
-	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
-		label, parent, found := strings.Cut(host, ".")
-		return found && label != "" && parent == rest
-	}
-	return host == pattern
-}
-
 // Allows reports whether a member of the groups with the ids may use the
 // app: an app with no allowed groups admits every active user; otherwise
 // the user must be in one of them. Inactive apps admit nobody.
@@ -189,32 +178,6 @@ func Slugify(name string) string {
 		s = strings.TrimRight(s[:64], "-")
 	}
 	return s
-}
-
-var domainLabelRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// NormalizeDomain checks a domain pattern: an exact host or "*.parent", where
-// the parent has at least two labels ("*.com" is refused).
-func NormalizeDomain(p string) (string, error) {
-	p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
-	if p == "" {
-		return "", invalid("domain", "is required for forward_auth apps")
-	}
-	host := p
-	wild := false
-	if rest, ok := strings.CutPrefix(p, "*."); ok {
-		host, wild = rest, true
-	}
-	labels := strings.Split(host, ".")
-	if wild && len(labels) < 2 {
-		return "", invalid("domain", "wildcard needs a parent with at least two labels, like *.example.com")
-	}
-	for _, l := range labels {
-		if !domainLabelRE.MatchString(l) {
-			return "", invalid("domain", "must be a host name like app.example.com or *.example.com ('*' only as the whole first label)")
-		}
-	}
-	return p, nil
 }
 
 // APIKey is a long-lived bearer credential for one app, owned by a user or,

@@ -284,27 +284,6 @@ func TestSecrets_SealIsBoundToLabel(t *testing.T) {
 	}
 }
 
-func TestDomainMatches(t *testing.T) {
-	tests := []struct {
-		pattern, host string
-		want          bool
-	}{
-		{"app.example.com", "app.example.com", true},
-		{"app.example.com", "APP.example.com.", true},
-		{"app.example.com", "x.app.example.com", false},
-		{"*.example.com", "a.example.com", true},
-		{"*.example.com", "example.com", false},
-		{"*.example.com", "a.b.example.com", false},
-		{"*.example.com", "aexample.com", false},
-		{"*.example.com", ".example.com", false},
-	}
-	for _, tt := range tests {
-		if got := auth.DomainMatches(tt.pattern, tt.host); got != tt.want {
-			t.Errorf("DomainMatches(%q, %q) = %v", tt.pattern, tt.host, got)
-		}
-	}
-}
-
 func TestDeviceName(t *testing.T) {
 	tests := map[string]string{
 		"": "Unknown device",

@@ -158,7 +158,7 @@ type appFlags struct {
 
 func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "display name")
-	fs.StringVar(&f.domain, "domain", "", "forward_auth: host or *.parent pattern")
+	fs.StringVar(&f.domain, "domain", "", "forward_auth: host pattern; '*' stands for one label anywhere (*.example.com, api.*.example.com)")
 	fs.StringVar(&f.claims, "claims", "", "custom claims as a JSON object")
 	fs.Var(&f.groups, "group", "allowed group (repeatable; none = every active user)")
 	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
