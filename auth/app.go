@@ -76,11 +76,28 @@ type HeaderConfig struct {
 	Email  string `json:"email"`
 	Name   string `json:"name"`
 	Groups string `json:"groups"`
+	// Admin carries "true" or "false": whether the user is a Clinch
+	// admin (empty for a service identity).
+	Admin string `json:"admin"`
 }
 
-// DefaultHeaders are Authelia's names, which most proxied apps understand.
+// DefaultHeaders are Authelia's names, which most proxied apps understand,
+// and Remote-Admin.
 func DefaultHeaders() HeaderConfig {
-	return HeaderConfig{User: "Remote-User", Email: "Remote-Email", Name: "Remote-Name", Groups: "Remote-Groups"}
+	return HeaderConfig{User: "Remote-User", Email: "Remote-Email", Name: "Remote-Name", Groups: "Remote-Groups", Admin: "Remote-Admin"}
+}
+
+// UnmarshalJSON reads a header config; one stored before the admin header
+// existed (no "admin" key) gets its default name, so every app overwrites
+// a Remote-Admin a client sends. A blank "admin" stays off.
+func (h *HeaderConfig) UnmarshalJSON(b []byte) error {
+	type plain HeaderConfig
+	p := plain{Admin: DefaultHeaders().Admin}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*h = HeaderConfig(p)
+	return nil
 }
 
 // EffectiveHeaders is the app's header config, or the defaults.

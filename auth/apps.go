@@ -254,7 +254,7 @@ func (s *Service) validateForwardAuth(t *kv.Txn, a *App) error {
 		for _, f := range []struct {
 			field string
 			name  *string
-		}{{"header user", &h.User}, {"header email", &h.Email}, {"header name", &h.Name}, {"header groups", &h.Groups}} {
+		}{{"header user", &h.User}, {"header email", &h.Email}, {"header name", &h.Name}, {"header groups", &h.Groups}, {"header admin", &h.Admin}} {
 			*f.name = strings.TrimSpace(*f.name)
 			if *f.name == "" {
 				continue

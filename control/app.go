@@ -133,7 +133,7 @@ type APIKeyJSON struct {
 
 func appCommands() []Command {
 	return []Command{
-		{Name: "app create", Summary: "--type forward_auth|oidc --name N [--slug S] [--domain PATTERN] [--group G]... [--header user=Remote-User]... [--redirect-uri URI]... [--public] [--json]", Run: appCreate},
+		{Name: "app create", Summary: "--type forward_auth|oidc --name N [--slug S] [--domain PATTERN] [--group G]... [--header user|email|name|groups|admin=NAME]... [--redirect-uri URI]... [--public] [--json]", Run: appCreate},
 		{Name: "app list", Summary: "[--json]", Run: appList},
 		{Name: "app update", Summary: "--slug S [--name N] [--new-slug S] [--domain P] [--group G]... [--no-groups] [--header k=NAME]... [--active=false] [--json]", Run: appUpdate},
 		{Name: "app delete", Summary: "--slug S (also deletes its API keys)", Run: appDelete},
@@ -161,7 +161,7 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.domain, "domain", "", "forward_auth: host pattern; '*' stands for one label anywhere (*.example.com, api.*.example.com)")
 	fs.StringVar(&f.claims, "claims", "", "custom claims as a JSON object")
 	fs.Var(&f.groups, "group", "allowed group (repeatable; none = every active user)")
-	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups=HEADER-NAME (blank name turns it off; repeatable)")
+	fs.Var(&f.headers, "header", "forward_auth: user|email|name|groups|admin=HEADER-NAME (blank name turns it off; repeatable)")
 	fs.Var(&f.redirects, "redirect-uri", "oidc: exact redirect URI (repeatable)")
 	fs.Var(&f.logouts, "post-logout-redirect-uri", "oidc: exact post-logout redirect URI (repeatable)")
 	fs.Var(&f.acceptTokens, "accept-tokens-from", "forward_auth: OIDC app slugs (comma-separated or repeated) whose access tokens are accepted as Bearer credentials; \"\" accepts none")
@@ -215,8 +215,10 @@ func parseHeaders(base auth.HeaderConfig, pairs []string) (auth.HeaderConfig, er
 			base.Name = v
 		case "groups":
 			base.Groups = v
+		case "admin":
+			base.Admin = v
 		default:
-			return base, usagef("--header key must be user, email, name or groups; got %q", k)
+			return base, usagef("--header key must be user, email, name, groups or admin; got %q", k)
 		}
 	}
 	return base, nil

@@ -42,12 +42,12 @@ func mustRun(t *testing.T, env *control.Env, args string) string {
 func TestAppCommands_ForwardAuth(t *testing.T) {
 	env := appEnv(t)
 	mustRun(t, env, "group create --name staff")
-	out := mustRun(t, env, "app create --type forward_auth --name MeTube --domain metube.example.com --group staff --header email= --header user=X-User --json")
+	out := mustRun(t, env, "app create --type forward_auth --name MeTube --domain metube.example.com --group staff --header email= --header user=X-User --header admin=X-Admin --json")
 	var a control.AppJSON
 	if err := json.Unmarshal([]byte(out), &a); err != nil {
 		t.Fatal(err)
 	}
-	if a.Slug != "metube" || a.Domain != "metube.example.com" || a.Headers == nil || a.Headers.User != "X-User" || a.Headers.Email != "" || a.Headers.Groups != "Remote-Groups" {
+	if a.Slug != "metube" || a.Domain != "metube.example.com" || a.Headers == nil || a.Headers.User != "X-User" || a.Headers.Email != "" || a.Headers.Groups != "Remote-Groups" || a.Headers.Admin != "X-Admin" {
 		t.Errorf("created %+v", a)
 	}
 	if a.ClientSecret != "" {
@@ -57,11 +57,11 @@ func TestAppCommands_ForwardAuth(t *testing.T) {
 	if !strings.Contains(out, "metube") || !strings.Contains(out, "staff") {
 		t.Errorf("list:\n%s", out)
 	}
-	out = mustRun(t, env, "app update --slug metube --domain *.media.example.com --no-groups --active=false --json")
+	out = mustRun(t, env, "app update --slug metube --domain *.media.example.com --no-groups --active=false --header admin= --json")
 	if err := json.Unmarshal([]byte(out), &a); err != nil {
 		t.Fatal(err)
 	}
-	if a.Domain != "*.media.example.com" || len(a.AllowedGroups) != 0 || a.Active {
+	if a.Domain != "*.media.example.com" || len(a.AllowedGroups) != 0 || a.Active || a.Headers == nil || a.Headers.Admin != "" || a.Headers.User != "X-User" {
 		t.Errorf("updated %+v", a)
 	}
 

@@ -50,6 +50,7 @@ type identity struct {
 	email  []string // Remote-Email
 	name   []string // Remote-Name
 	groupH []string // Remote-Groups
+	admin  []string // Remote-Admin: "true" or "false"
 }
 
 func newIdentity(u *auth.User, groups []*auth.Group) *identity {
@@ -59,6 +60,10 @@ func newIdentity(u *auth.User, groups []*auth.Group) *identity {
 		login:  []string{headerValue(u.Login())},
 		email:  []string{headerValue(u.Email)},
 		name:   []string{headerValue(u.Name())},
+		admin:  adminFalse,
+	}
+	if u.Admin {
+		id.admin = adminTrue
 	}
 	var b strings.Builder
 	for _, g := range groups {
@@ -75,6 +80,12 @@ func newIdentity(u *auth.User, groups []*auth.Group) *identity {
 	id.groupH = []string{b.String()}
 	return id
 }
+
+// The Remote-Admin values, shared read-only by every identity.
+var (
+	adminTrue  = []string{"true"}
+	adminFalse = []string{"false"}
+)
 
 // headerValue drops what cannot go in a header value: CR, LF, NUL and the
 // other control characters, and trims spaces at the ends.

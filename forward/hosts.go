@@ -27,8 +27,8 @@ type appTable struct {
 type fwdApp struct {
 	*auth.App
 	// Canonical header names; "" turns one off.
-	hUser, hEmail, hName, hGroups string
-	slug                          string // sanitised, for Remote-User of service identities
+	hUser, hEmail, hName, hGroups, hAdmin string
+	slug                                  string // sanitised, for Remote-User of service identities
 }
 
 func compileApps(gen uint64, apps []*auth.App) *appTable {
@@ -42,7 +42,7 @@ func compileApps(gen uint64, apps []*auth.App) *appTable {
 		for _, p := range []struct {
 			dst *string
 			src string
-		}{{&fa.hUser, h.User}, {&fa.hEmail, h.Email}, {&fa.hName, h.Name}, {&fa.hGroups, h.Groups}} {
+		}{{&fa.hUser, h.User}, {&fa.hEmail, h.Email}, {&fa.hName, h.Name}, {&fa.hGroups, h.Groups}, {&fa.hAdmin, h.Admin}} {
 			if name := strings.TrimSpace(p.src); name != "" && headerValue(name) == name && !strings.ContainsAny(name, " :") {
 				*p.dst = http.CanonicalHeaderKey(name)
 			}

@@ -290,12 +290,14 @@ func (v *Verifier) allow(h http.Header, app *fwdApp, c Caller) {
 		set(app.hEmail, emptyValue)
 		set(app.hName, svc)
 		set(app.hGroups, emptyValue)
+		set(app.hAdmin, emptyValue)
 		return
 	}
 	set(app.hUser, c.user.login)
 	set(app.hEmail, c.user.email)
 	set(app.hName, c.user.name)
 	set(app.hGroups, c.user.groupH)
+	set(app.hAdmin, c.user.admin)
 }
 
 // signIn sends a caller who is not signed in to the sign-in page: browsers

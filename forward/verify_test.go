@@ -161,7 +161,7 @@ func TestVerify_Outcomes(t *testing.T) {
 		body     string
 	}{
 		{"allowed, caddy", req{h: wiki("/page"), cookie: ann}, 200, "",
-			map[string]string{"Remote-User": "ann", "Remote-Email": "ann@example.com", "Remote-Name": "Ann Example", "Remote-Groups": "staff"}, ""},
+			map[string]string{"Remote-User": "ann", "Remote-Email": "ann@example.com", "Remote-Name": "Ann Example", "Remote-Groups": "staff", "Remote-Admin": "false"}, ""},
 		{"allowed, traefik", req{h: traefikHeaders("POST", "https", "wiki.example.com", "/save"), cookie: ann}, 200, "",
 			map[string]string{"Remote-User": "ann"}, ""},
 		{"allowed, nginx", req{h: nginxHeaders("https://wiki.example.com/", "GET"), cookie: ann}, 200, "",

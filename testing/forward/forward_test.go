@@ -86,7 +86,7 @@ func startUpstream(t *testing.T) *upstream {
 	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		up.hits.Add(1)
 		e := echoed{Upstream: true, URI: r.RequestURI, Host: r.Host, Cookie: strings.Join(r.Header.Values("Cookie"), "; "), Headers: map[string]string{}}
-		for _, h := range []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"} {
+		for _, h := range []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Admin"} {
 			e.Headers[h] = r.Header.Get(h)
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -337,7 +337,7 @@ func scenario(t *testing.T, s *harness.Server, site, proxy string) {
 	// 4. The browser's cookie (Domain=clinch.localhost) gets through with
 	// ann's headers.
 	e := upstreamSaw(t)(get(t, c, page))
-	want := map[string]string{"Remote-User": "ann@example.com", "Remote-Email": "ann@example.com", "Remote-Name": "ann", "Remote-Groups": "staff"}
+	want := map[string]string{"Remote-User": "ann@example.com", "Remote-Email": "ann@example.com", "Remote-Name": "ann", "Remote-Groups": "staff", "Remote-Admin": "true"} // ann signed up first: the admin
 	for k, v := range want {
 		if e.Headers[k] != v {
 			t.Errorf("upstream got %s = %q, want %q", k, e.Headers[k], v)
@@ -345,8 +345,8 @@ func scenario(t *testing.T, s *harness.Server, site, proxy string) {
 	}
 
 	// Identity headers the client made up are replaced.
-	e = upstreamSaw(t)(get(t, c, page, "Remote-User", "admin", "Remote-Groups", "admins"))
-	if e.Headers["Remote-User"] != "ann@example.com" || e.Headers["Remote-Groups"] != "staff" {
+	e = upstreamSaw(t)(get(t, c, page, "Remote-User", "admin", "Remote-Groups", "admins", "Remote-Admin", "false"))
+	if e.Headers["Remote-User"] != "ann@example.com" || e.Headers["Remote-Groups"] != "staff" || e.Headers["Remote-Admin"] != "true" {
 		t.Errorf("with cookie and spoofed headers, upstream got %v", e.Headers)
 	}
 

@@ -20,7 +20,7 @@ func Echo(t testing.TB) *httptest.Server {
 	// the ID token as Authorization with --pass-authorization-header) tell
 	// an app about the user.
 	headers := []string{
-		"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups",
+		"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Admin",
 		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
 		"Authorization",
 	}
