@@ -55,13 +55,16 @@ type App struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// BackchannelLogoutURI receives a signed logout_token when a session
 	// that used this client ends (OIDC Back-Channel Logout 1.0).
-	BackchannelLogoutURI string   `json:"backchannel_logout_uri,omitempty"`
-	RequirePKCE          bool     `json:"require_pkce,omitempty"`
-	SkipConsent          bool     `json:"skip_consent,omitempty"`
-	AccessTokenTTL       Duration `json:"access_token_ttl,omitempty"`
-	RefreshTokenTTL      Duration `json:"refresh_token_ttl,omitempty"`
-	IDTokenTTL           Duration `json:"id_token_ttl,omitempty"`
-	GrantTypes           []string `json:"grant_types,omitempty"`
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// RequirePKCE refuses an authorization request without a
+	// code_challenge. New apps have it unless made with it off; apps
+	// stored before it became the default keep what they had.
+	RequirePKCE     bool     `json:"require_pkce,omitempty"`
+	SkipConsent     bool     `json:"skip_consent,omitempty"`
+	AccessTokenTTL  Duration `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitempty"`
+	IDTokenTTL      Duration `json:"id_token_ttl,omitempty"`
+	GrantTypes      []string `json:"grant_types,omitempty"`
 	// AlwaysIssueRefresh issues a refresh token even without offline_access.
 	AlwaysIssueRefresh bool `json:"always_issue_refresh,omitempty"`
 

@@ -67,13 +67,16 @@ type AppInput struct {
 	PostLogoutRedirectURIs []string
 	BackchannelLogoutURI   string
 	Public                 bool
-	SkipConsent            bool
-	ClientID               string // "" = generated
-	AccessTokenTTL         time.Duration
-	RefreshTokenTTL        time.Duration
-	IDTokenTTL             time.Duration
-	GrantTypes             []string // nil = authorization_code, refresh_token
-	AlwaysIssueRefresh     bool
+	// RequirePKCE: nil means true, as OAuth 2.1 asks of every new
+	// client; public clients always require it.
+	RequirePKCE        *bool
+	SkipConsent        bool
+	ClientID           string // "" = generated
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	IDTokenTTL         time.Duration
+	GrantTypes         []string // nil = authorization_code, refresh_token
+	AlwaysIssueRefresh bool
 }
 
 // CreateApp validates and stores a new application. For a confidential OIDC
@@ -92,6 +95,7 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 		AccessTokenTTL:      Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
 		IDTokenTTL: Duration(in.IDTokenTTL), GrantTypes: in.GrantTypes,
 		AlwaysIssueRefresh: in.AlwaysIssueRefresh,
+		RequirePKCE:        in.RequirePKCE == nil || *in.RequirePKCE,
 		CreatedAt:          now, UpdatedAt: now,
 	}
 	if in.Active != nil {

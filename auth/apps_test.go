@@ -195,8 +195,8 @@ func TestCreateApp_OIDC(t *testing.T) {
 	if time.Duration(a.AccessTokenTTL) != time.Hour || time.Duration(a.RefreshTokenTTL) != 30*24*time.Hour || time.Duration(a.IDTokenTTL) != time.Hour {
 		t.Errorf("ttls = %v %v %v", a.AccessTokenTTL, a.RefreshTokenTTL, a.IDTokenTTL)
 	}
-	if a.RequirePKCE || a.Public {
-		t.Errorf("confidential client marked public/pkce")
+	if !a.RequirePKCE || a.Public {
+		t.Errorf("new confidential client: public %v, require_pkce %v; want false, true", a.Public, a.RequirePKCE)
 	}
 	stored, err := f.svc.AppByClientID(ctx, a.ClientID)
 	if err != nil {

@@ -39,6 +39,7 @@ type AppJSON struct {
 	RequireSecondFactor    bool               `json:"require_second_factor,omitempty"`
 	AcceptTokensFrom       []string           `json:"accept_tokens_from,omitempty"` // OIDC app slugs
 	RequirePKCE            bool               `json:"require_pkce,omitempty"`
+	AlwaysIssueRefresh     bool               `json:"always_issue_refresh,omitempty"`
 	SkipConsent            bool               `json:"skip_consent,omitempty"`
 	AccessTokenTTL         string             `json:"access_token_ttl,omitempty"`
 	RefreshTokenTTL        string             `json:"refresh_token_ttl,omitempty"`
@@ -92,7 +93,7 @@ func appJSON(a *auth.App, secret string, r refs) AppJSON {
 		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
 		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL, RequireSecondFactor: a.RequireSecondFactor,
-		RequirePKCE: a.RequirePKCE, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
+		RequirePKCE: a.RequirePKCE, AlwaysIssueRefresh: a.AlwaysIssueRefresh, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 	for _, id := range a.AcceptTokensFrom {
@@ -153,6 +154,7 @@ type appFlags struct {
 	grants, metadata                     list
 	public, skipConsent, active          bool
 	requireSecondFactor                  bool
+	requirePKCE, alwaysRefresh           bool
 	accessTTL, refreshTTL, idTTL         string
 }
 
@@ -171,6 +173,8 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.grants, "grant-type", "oidc: authorization_code, refresh_token, client_credentials (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "oidc: public client (no secret, PKCE required)")
 	fs.BoolVar(&f.skipConsent, "skip-consent", false, "oidc: do not ask users to consent")
+	fs.BoolVar(&f.requirePKCE, "require-pkce", true, "oidc: refuse authorization requests without PKCE (S256); =false only for confidential clients that cannot send it")
+	fs.BoolVar(&f.alwaysRefresh, "always-issue-refresh", false, "oidc: issue a refresh token even when the client did not ask for offline_access")
 	fs.BoolVar(&f.requireSecondFactor, "require-second-factor", false, "admit only sessions made with a second factor (acr 2); others are taken through it first")
 	fs.BoolVar(&f.active, "active", true, "whether the app admits anyone")
 	fs.StringVar(&f.accessTTL, "access-token-ttl", "", "oidc: 5m-24h (default 1h)")
@@ -264,6 +268,10 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
 		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel, RequireSecondFactor: f.requireSecondFactor,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
+		RequirePKCE: &f.requirePKCE, AlwaysIssueRefresh: f.alwaysRefresh,
+	}
+	if f.public && !f.requirePKCE {
+		return usagef("--require-pkce=false: a public client always requires PKCE")
 	}
 	md, err := parseMetadata(nil, f.metadata)
 	if err != nil {
@@ -451,6 +459,15 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		if set["public"] {
 			a.Public = f.public
+		}
+		if set["require-pkce"] {
+			if a.Public && !f.requirePKCE {
+				return usagef("--require-pkce=false: a public client always requires PKCE")
+			}
+			a.RequirePKCE = f.requirePKCE
+		}
+		if set["always-issue-refresh"] {
+			a.AlwaysIssueRefresh = f.alwaysRefresh
 		}
 		if d, ok := ttls["access-token-ttl"]; ok {
 			a.AccessTokenTTL = auth.Duration(d)

@@ -103,6 +103,28 @@ func TestAppCommands_OIDC(t *testing.T) {
 	if strings.Contains(out, r["client_secret"]) || strings.Contains(out, "secret_hash") || !strings.Contains(out, `"refresh_token_ttl": "168h0m0s"`) {
 		t.Errorf("list shows secret material or wrong ttl:\n%s", out)
 	}
+	// New clients require PKCE and issue refresh tokens only for
+	// offline_access until told otherwise.
+	var a control.AppJSON
+	for _, step := range []struct {
+		args          string
+		pkce, refresh bool
+	}{
+		{"app create --type oidc --name Old --redirect-uri https://old.example.com/cb --json", true, false},
+		{"app update --slug old --require-pkce=false --always-issue-refresh --json", false, true},
+		{"app update --slug old --name Old2 --json", false, true},
+		{"app update --slug old --require-pkce --always-issue-refresh=false --json", true, false},
+		{"app create --type oidc --name Legacy --redirect-uri https://legacy.example.com/cb --require-pkce=false --always-issue-refresh --json", false, true},
+	} {
+		out = mustRun(t, env, step.args)
+		a = control.AppJSON{}
+		if err := json.Unmarshal([]byte(out), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.RequirePKCE != step.pkce || a.AlwaysIssueRefresh != step.refresh {
+			t.Errorf("%s: require_pkce %v, always_issue_refresh %v; want %v, %v", step.args, a.RequirePKCE, a.AlwaysIssueRefresh, step.pkce, step.refresh)
+		}
+	}
 }
 
 func TestAppCommands_Errors(t *testing.T) {
@@ -117,6 +139,7 @@ func TestAppCommands_Errors(t *testing.T) {
 		{"app create --type forward_auth --name x --domain a.example.com --group ghosts", 1, "does not exist"},
 		{"app create --type forward_auth --name x --domain a.example.com --header who=X", 2, "--header key"},
 		{"app create --type oidc --name x --redirect-uri https://a.example.com/cb --access-token-ttl 1m", 1, "access_token_ttl must be between 5m and 24h"},
+		{"app create --type oidc --name x --public --require-pkce=false --redirect-uri https://a.example.com/cb", 2, "a public client always requires PKCE"},
 		{"app apikey create --slug nope", 1, "not found"},
 		{"app apikey create --slug x --expires soon", 2, "--expires"},
 		{"app delete", 2, "--slug is required"},

@@ -70,6 +70,12 @@ func parseAuthorize(q url.Values) (*authRequest, *Error) {
 	if q.Has("request_uri") {
 		return a, oerr(ErrRequestURINotSupported, "request_uri is not supported")
 	}
+	// OIDC Core §5.5: claims asked for individually. Discovery says
+	// claims_parameter_supported false; refusing it tells the client its
+	// request would not be honoured, instead of ignoring it silently.
+	if q.Has("claims") {
+		return a, oerr(ErrInvalidRequest, "the claims parameter is not supported; ask for claims with scope")
+	}
 	switch rt := q.Get("response_type"); rt {
 	case "code":
 	case "":
@@ -180,7 +186,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Challenge == "" && (app.Public || app.RequirePKCE) {
-		p.redirectError(w, r, pa, oerr(ErrInvalidRequest, "code_challenge (PKCE, S256) is required for this client"))
+		p.redirectError(w, r, pa, oerr(ErrInvalidRequest, pkceRequired(app)))
 		return
 	}
 	p.proceed(w, r, app, pa)
@@ -484,4 +490,14 @@ func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, redirectURI 
 	w.Header().Set("Cache-Control", "no-store")
 	// 303 so that a POSTed consent form becomes a GET at the client.
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// pkceRequired is the error description for an authorization request
+// without PKCE at a client that requires it. A confidential client that
+// cannot send PKCE is an admin's decision to allow, so it says how.
+func pkceRequired(app *auth.App) string {
+	if app.Public {
+		return "code_challenge (PKCE, S256) is required for this client"
+	}
+	return "code_challenge (PKCE, S256) is required for this client; if the app cannot send PKCE, an admin can allow that with: clinch app update --slug " + app.Slug + " --require-pkce=false"
 }

@@ -25,7 +25,7 @@ var supportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroup
 // discovery).
 var scopeClaims = map[string][]string{
 	ScopeOpenID:  {"sub"},
-	ScopeProfile: {"name", "preferred_username"},
+	ScopeProfile: {"name", "preferred_username", "updated_at"},
 	ScopeEmail:   {"email", "email_verified"},
 	ScopeGroups:  {"groups"},
 }

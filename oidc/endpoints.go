@@ -17,7 +17,7 @@ import (
 // one: it lists exactly what this package implements.
 func (p *Provider) discoveryDocument() ([]byte, error) {
 	claims := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
-		"name", "preferred_username", "email", "email_verified", "groups"}
+		"name", "preferred_username", "updated_at", "email", "email_verified", "groups"}
 	doc := map[string]any{
 		"issuer":                                         p.issuer,
 		"authorization_endpoint":                         p.site.URL(PathAuthorize),

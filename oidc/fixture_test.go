@@ -204,6 +204,23 @@ func (f *fixture) userinfo(tok string) int {
 	return f.do(r).Code
 }
 
+// userinfoClaims is the userinfo answer for an access token (nil if not 200).
+func (f *fixture) userinfoClaims(tok string) map[string]any {
+	f.t.Helper()
+	r := httptest.NewRequest("GET", PathUserinfo, nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := f.do(r)
+	if w.Code != 200 {
+		f.t.Errorf("userinfo: %d %s", w.Code, w.Body)
+		return nil
+	}
+	var c map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
 func wantOAuthError(t testing.TB, res tokenResult, status int, code string) {
 	t.Helper()
 	if res.status != status || res.str("error") != code {

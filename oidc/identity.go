@@ -24,6 +24,11 @@ func (p *Provider) identityClaims(ctx context.Context, app *auth.App, user *auth
 	if hasScope(scopes, ScopeProfile) {
 		std["name"] = user.Name()
 		std["preferred_username"] = user.Login()
+		// OIDC Core §5.1: the time the profile was last changed, in
+		// seconds since the epoch.
+		if !user.UpdatedAt.IsZero() {
+			std["updated_at"] = user.UpdatedAt.Unix()
+		}
 	}
 	if hasScope(scopes, ScopeEmail) {
 		std["email"] = user.Email

@@ -89,13 +89,21 @@ func TestToken_PKCEDowngrade(t *testing.T) {
 	}{
 		{"verifier omitted", nil, ""},
 		{"wrong verifier", nil, strings.Repeat("x", 43)},
-		{"verifier for a code without challenge", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, testVerifier},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			wantOAuthError(t, f.exchange(f.code(f.app, c.mod), c.verifier), 400, ErrInvalidGrant)
 		})
 	}
+	// Only a client made with --require-pkce=false gets a code without a
+	// challenge; a verifier sent for that code is refused all the same.
+	t.Run("verifier for a code without challenge", func(t *testing.T) {
+		off := false
+		legacy, secret := f.newApp(auth.AppInput{Name: "Legacy", SkipConsent: true, RequirePKCE: &off})
+		code := f.code(legacy, func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") })
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+		wantOAuthError(t, f.post(PathToken, form, legacy.ClientID, secret), 400, ErrInvalidGrant)
+	})
 	t.Run("plain method refused at authorize", func(t *testing.T) {
 		for _, m := range []string{"plain", ""} {
 			u := location(t, f.authorize(f.authorizeQuery(f.app, func(q url.Values) { q.Set("code_challenge_method", m) }), true))
