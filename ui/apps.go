@@ -56,7 +56,7 @@ func launchURL(a *auth.App, scheme string) string {
 	if a.LaunchURL != "" {
 		return a.LaunchURL
 	}
-	if a.Type != auth.AppForwardAuth || a.Domain == "" || strings.HasPrefix(a.Domain, "*.") {
+	if a.Type != auth.AppForwardAuth || a.Domain == "" || strings.Contains(a.Domain, "*") {
 		return ""
 	}
 	if scheme != "http" {

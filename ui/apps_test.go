@@ -81,6 +81,9 @@ func TestHome_ListsTheUsersApps(t *testing.T) {
 	for _, in := range []auth.AppInput{
 		{Name: "MeTube", Type: auth.AppForwardAuth, Domain: "metube.example.com"},
 		{Name: "Wiki", Type: auth.AppForwardAuth, Domain: "wiki.example.com", AllowedGroups: []string{"staff"}},
+		// Wildcards anywhere name no one site: not listed without --launch-url.
+		{Name: "Tools", Type: auth.AppForwardAuth, Domain: "*.tools.example.com"},
+		{Name: "APIs", Type: auth.AppForwardAuth, Domain: "api.*.example.com"},
 		{Name: "Grafana", Type: auth.AppOIDC, RedirectURIs: []string{"https://grafana.example.com/cb"}, LaunchURL: "https://grafana.example.com/"},
 		{Name: "Gitea", Type: auth.AppOIDC, RedirectURIs: []string{"https://gitea.example.com/cb"}},
 	} {
