@@ -269,6 +269,7 @@ func (a *app) serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	pages.WaitMail(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
 }

@@ -50,6 +50,18 @@ func ResetURL(host *url.URL, token string) string {
 	return strings.TrimSuffix(host.String(), "/") + pathReset + "?" + url.Values{"token": {token}}.Encode()
 }
 
+// WaitMail waits until the reset mails being sent in the background are
+// sent (or have failed), or ctx ends; the server calls it on the way out,
+// before the store closes.
+func (h *Handler) WaitMail(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { h.sending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 func (h *Handler) forgotPage(p *page) *page {
 	p.Title = "Reset your password"
 	p.MailOn = h.mailer != nil
@@ -86,10 +98,10 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
-	go func() {
+	h.sending.Go(func() {
 		defer cancel()
 		h.sendReset(ctx, log, p.Email)
-	}()
+	})
 	p.Sent = true
 	h.render(w, r, http.StatusOK, "forgot", p)
 }

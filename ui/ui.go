@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
@@ -90,6 +91,9 @@ type Handler struct {
 	pending  func(*http.Request, string) (*Continuation, bool)
 	ready    func() bool
 	mailer   Mailer
+	// sending counts the reset requests whose mail is still being made
+	// or sent after the answer.
+	sending sync.WaitGroup
 
 	// setupCode is what the wizard asks of browsers on other machines.
 	setupCode string
