@@ -33,6 +33,9 @@ type Env struct {
 	Tokens interface {
 		RevokeUser(ctx context.Context, userID, appID string) (int, error)
 	}
+	// ResetLink is the URL a password-reset token is used at; nil: reset
+	// links cannot be printed.
+	ResetLink func(token string) string
 	// Stdin is what the user piped in, for --password-stdin.
 	Stdin []byte
 }
