@@ -92,3 +92,21 @@ func hashKind(hash string) string {
 	}
 	return "not a recognised hash"
 }
+
+// PasswordScheme names the kind of the user's stored password hash:
+// "bcrypt", "argon2id" or "argon2i" (imported, not yet replaced by a
+// sign-in), or "none".
+func (u *User) PasswordScheme() string {
+	h := string(u.PasswordHash)
+	switch {
+	case h == "":
+		return "none"
+	case strings.HasPrefix(h, "$argon2id$"):
+		return "argon2id"
+	case strings.HasPrefix(h, "$argon2i$"):
+		return "argon2i"
+	case strings.HasPrefix(h, "$2"):
+		return "bcrypt"
+	}
+	return "unknown"
+}

@@ -147,3 +147,19 @@ func TestCheckImportedHash(t *testing.T) {
 		})
 	}
 }
+
+func TestPasswordScheme(t *testing.T) {
+	tests := []struct{ hash, want string }{
+		{"", "none"},
+		{refArgon2id, "argon2id"},
+		{refArgon2i, "argon2i"},
+		{"$2a$04$abc", "bcrypt"},
+		{"$2y$10$abc", "bcrypt"},
+		{"$6$x$y", "unknown"},
+	}
+	for _, tt := range tests {
+		if got := (&User{PasswordHash: []byte(tt.hash)}).PasswordScheme(); got != tt.want {
+			t.Errorf("PasswordScheme of %.10q = %q, want %q", tt.hash, got, tt.want)
+		}
+	}
+}
