@@ -57,6 +57,9 @@ func importAuthelia(ctx context.Context, env *Env, args []string, out io.Writer)
 	rep := ImportJSON{DryRun: *dryRun, Users: []ImportUserJSON{}, Summary: map[string]int{
 		string(auth.ImportCreated): 0, string(auth.ImportUpdated): 0, string(auth.ImportUnchanged): 0, "refused": 0,
 	}}
+	// A dry run's transactions are thrown away, so each user would
+	// "create" a new group again; report it once, as the real run does.
+	created := map[string]bool{}
 	for _, e := range entries {
 		line := ImportUserJSON{Username: e.Name, Email: e.User.Email, Changes: []string{}}
 		err := e.Err
@@ -64,7 +67,15 @@ func importAuthelia(ctx context.Context, env *Env, args []string, out io.Writer)
 			var res *auth.ImportResult
 			if res, err = env.Auth.ImportUser(ctx, e.User, *dryRun); err == nil {
 				line.Result, line.Email = string(res.Action), res.Email
-				line.Changes = append(line.Changes, res.Changes...)
+				for _, c := range res.Changes {
+					if strings.HasSuffix(c, " created") {
+						if created[c] {
+							continue
+						}
+						created[c] = true
+					}
+					line.Changes = append(line.Changes, c)
+				}
 			}
 		}
 		if err != nil {

@@ -158,3 +158,33 @@ func TestInput(t *testing.T) {
 		})
 	}
 }
+
+// A dry run reports a new group created once, like the import it
+// previews, though each user's transaction is thrown away.
+func TestImportAuthelia_DryRunMatchesTheImport(t *testing.T) {
+	const file = `users:
+  ann:
+    password: "$argon2id$v=19$m=4096,t=2,p=2$c2FsdHNhbHRzYWx0$/GmN2HRmQrDFSXa5NjpkLY7lq//MFakv677SjLQm8yA"
+    email: ann@example.com
+    groups: [dev]
+  bob:
+    password: "$argon2id$v=19$m=4096,t=2,p=2$c2FsdHNhbHRzYWx0$/GmN2HRmQrDFSXa5NjpkLY7lq//MFakv677SjLQm8yA"
+    email: bob@example.com
+    groups: [dev, ops]
+`
+	env := appEnv(t)
+	dry, _, code := importRun(env, file, "--dry-run")
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s", code, dry)
+	}
+	real, _, code := importRun(env, file)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, real)
+	}
+	if want := strings.TrimSuffix(real, "\n") + " (dry run: nothing written)\n"; dry != want {
+		t.Errorf("dry run said\n%s\nwant (the import's output)\n%s", dry, want)
+	}
+	if !strings.Contains(real, "created   bob <bob@example.com>: group ops created\n") {
+		t.Errorf("import:\n%s", real)
+	}
+}
