@@ -28,6 +28,10 @@ type UserJSON struct {
 	// RequireSecondFactor is the user's own requirement (`user totp
 	// require`); `user totp status` also names the groups'.
 	RequireSecondFactor bool `json:"require_second_factor"`
+	// PasswordScheme is the kind of the stored password hash: bcrypt,
+	// argon2id or argon2i (imported and not yet replaced at a sign-in), or
+	// none. Never the hash itself.
+	PasswordScheme string `json:"password_scheme"`
 }
 
 func userJSON(u *auth.User, groups []string) UserJSON {
@@ -35,6 +39,7 @@ func userJSON(u *auth.User, groups []string) UserJSON {
 		ID: u.ID, Email: u.Email, Username: u.Username, DisplayName: u.DisplayName,
 		Admin: u.Admin, Status: u.Status, Groups: groups, Claims: u.Claims,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, RequireSecondFactor: u.RequireSecondFactor,
+		PasswordScheme: u.PasswordScheme(),
 	}
 	if j.Groups == nil {
 		j.Groups = []string{}
