@@ -95,14 +95,10 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if cfg == nil {
 		return code
 	}
-	var in []byte
-	if control.NeedsStdin(args) {
-		b, err := io.ReadAll(io.LimitReader(stdin, 64<<10))
-		if err != nil {
-			fmt.Fprintln(stderr, "clinch: read stdin:", err)
-			return 1
-		}
-		in = b
+	in, err := control.Input(args, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "clinch:", err)
+		return 1
 	}
 	var out, errOut string
 	var exit int

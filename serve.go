@@ -84,7 +84,9 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 }
 
 func (a *app) controlEnv() *control.Env {
-	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants}
+	host := a.cfg.Host
+	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
+		ResetLink: func(token string) string { return ui.ResetURL(host, token) }}
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -159,8 +161,12 @@ func (a *app) serve(ctx context.Context) error {
 	if needSetup {
 		setupCode = ui.NewSetupCode()
 	}
+	mailer := newMailer(cfg.SMTP)
+	if mailer == nil {
+		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, and `clinch user reset-link --email E` prints a reset link")
+	}
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)
@@ -263,6 +269,7 @@ func (a *app) serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	pages.WaitMail(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -158,7 +156,7 @@ func (s *Service) checkPassword(ctx context.Context, userID, password string) er
 		return err
 	}
 	if len(u.PasswordHash) == 0 || len(password) > MaxPasswordLen ||
-		bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		comparePassword(u.PasswordHash, password) != nil {
 		return ErrInvalidCredentials
 	}
 	if err := s.clearAttempts(ctx, subject); err != nil {

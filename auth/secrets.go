@@ -55,6 +55,7 @@ const (
 	PrefixCode         = "cac_"
 	PrefixAccessToken  = "cat_"
 	PrefixRefreshToken = "crt_"
+	PrefixResetToken   = "crs_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

@@ -484,6 +484,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 			return err
 		}
 		if err := s.deleteUserPasskeys(t, u.ID); err != nil {
+			return err
 		}
 		if err := s.deleteFactors(t, u.ID); err != nil {
 			return err

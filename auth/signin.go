@@ -81,7 +81,7 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 	if u != nil && len(u.PasswordHash) > 0 {
 		hash = u.PasswordHash
 	}
-	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(in.Password))
+	pwErr := comparePassword(hash, in.Password)
 	if u == nil || pwErr != nil || u.Status != StatusActive || len(in.Password) > MaxPasswordLen {
 		if pad := s.equaliser(hash); pad != nil {
 			_ = bcrypt.CompareHashAndPassword(pad, []byte(in.Password))
@@ -139,14 +139,15 @@ func (s *Service) equaliser(hash []byte) []byte {
 	return s.dummyHash()
 }
 
-// rehash replaces a verified password hash made at another cost.
+// rehash replaces a verified password hash made at another cost, or of
+// another kind (an imported argon2 hash).
 type rehash struct {
 	old, new []byte
 }
 
 // rehashFor returns the new hash for a user who just proved their password
-// when their stored hash was made at a cost other than the configured one,
-// or nil.
+// when their stored hash is not bcrypt at the configured cost (bcrypt at
+// another cost, or an argon2 hash taken over by ImportUser), or nil.
 func (s *Service) rehashFor(u *User, password string) *rehash {
 	if c, err := bcrypt.Cost(u.PasswordHash); err == nil && c == s.cost {
 		return nil

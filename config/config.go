@@ -36,7 +36,26 @@ type Config struct {
 	BcryptCost     int
 	TrustedProxies []*net.IPNet
 	MetricsListen  string // "": /metrics is served on Listen
+	// SMTP is where mail goes; SMTP.Address "" sends none.
+	SMTP SMTP
 }
+
+// SMTP is the mail server's settings, named as the original Clinch
+// (ActionMailer) named them.
+type SMTP struct {
+	Address        string // SMTP_ADDRESS
+	Port           int    // SMTP_PORT
+	Domain         string // SMTP_DOMAIN, the EHLO name
+	Username       string // SMTP_USERNAME
+	Password       string // SMTP_PASSWORD or SMTP_PASSWORD_FILE
+	Authentication string // SMTP_AUTHENTICATION: plain, login or none
+	EnableStartTLS bool   // SMTP_ENABLE_STARTTLS
+	TLS            bool   // SMTP_TLS: implicit TLS
+	From           string // CLINCH_FROM_EMAIL
+}
+
+// Configured reports whether mail can be sent.
+func (s SMTP) Configured() bool { return s.Address != "" }
 
 // Env is how the environment is read; os.LookupEnv in production.
 type Env func(string) (string, bool)
@@ -157,6 +176,7 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("CLINCH_METRICS_LISTEN %q is not host:port", c.MetricsListen))
 		}
 	}
+	problems = append(problems, c.loadSMTP(val, get)...)
 
 	if v := get("SECRET_KEY_BASE"); v != "" {
 		c.SecretKeyBase, c.secretFromEnv = []byte(v), true

@@ -33,7 +33,11 @@ type Env struct {
 	Tokens interface {
 		RevokeUser(ctx context.Context, userID, appID string) (int, error)
 	}
-	// Stdin is what the user piped in, for --password-stdin.
+	// ResetLink is the URL a password-reset token is used at; nil: reset
+	// links cannot be printed.
+	ResetLink func(token string) string
+	// Stdin is what the CLI read for the command: the password piped in
+	// for --password-stdin, or the file named by --in (Command.InFile).
 	Stdin []byte
 }
 
@@ -42,6 +46,9 @@ type Command struct {
 	Name    string // the words after "clinch", e.g. "user create"
 	Summary string
 	Run     func(ctx context.Context, env *Env, args []string, out io.Writer) error
+	// InFile: the CLI reads the file named by --in and passes its content
+	// as Env.Stdin (see Input); the command never opens a path itself.
+	InFile bool
 }
 
 // UsageError is a mistake in how a command was called (exit status 2).
@@ -53,7 +60,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands())
 }
 
 // Find returns the command named by the leading words of args and the

@@ -28,6 +28,10 @@ type UserJSON struct {
 	// RequireSecondFactor is the user's own requirement (`user totp
 	// require`); `user totp status` also names the groups'.
 	RequireSecondFactor bool `json:"require_second_factor"`
+	// PasswordScheme is the kind of the stored password hash: bcrypt,
+	// argon2id or argon2i (imported and not yet replaced at a sign-in), or
+	// none. Never the hash itself.
+	PasswordScheme string `json:"password_scheme"`
 }
 
 func userJSON(u *auth.User, groups []string) UserJSON {
@@ -35,6 +39,7 @@ func userJSON(u *auth.User, groups []string) UserJSON {
 		ID: u.ID, Email: u.Email, Username: u.Username, DisplayName: u.DisplayName,
 		Admin: u.Admin, Status: u.Status, Groups: groups, Claims: u.Claims,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, RequireSecondFactor: u.RequireSecondFactor,
+		PasswordScheme: u.PasswordScheme(),
 	}
 	if j.Groups == nil {
 		j.Groups = []string{}
@@ -54,6 +59,7 @@ func userCommands() []Command {
 		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--password-stdin] [--json]", Run: userCreate},
 		{Name: "user list", Summary: "[--json]", Run: userList},
 		{Name: "user set-password", Summary: "--email E --password-stdin", Run: userSetPassword},
+		{Name: "user reset-link", Summary: "--email E (prints a single-use password-reset link, valid 1 hour)", Run: userResetLink},
 		{Name: "user disable", Summary: "--email E", Run: userStatus(auth.StatusDisabled)},
 		{Name: "user enable", Summary: "--email E", Run: userStatus(auth.StatusActive)},
 		{Name: "user delete", Summary: "--email E", Run: userDelete},
@@ -265,5 +271,25 @@ func userRevokeTokens(ctx context.Context, env *Env, args []string, out io.Write
 	// Caches (the verifier's) hold the user's tokens by hash: this drops them.
 	env.Auth.Notify(auth.Change{Kind: auth.ChangeUser, UserID: u.ID})
 	_, err = fmt.Fprintf(out, "revoked %d OIDC grant(s) of %s\n", n, u.Email)
+	return err
+}
+
+func userResetLink(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	email, err := emailFlag("user reset-link", args)
+	if err != nil {
+		return err
+	}
+	if env.ResetLink == nil {
+		return errors.New("reset links are not available here")
+	}
+	tok, u, err := env.Auth.NewPasswordReset(ctx, email)
+	if errors.Is(err, auth.ErrNotFound) {
+		return fmt.Errorf("no active user has the email %s (disabled and invited users get no reset link): %w", email, err)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "password-reset link for %s (works once, within %s; using it signs the user out everywhere):\n%s\n",
+		u.Email, auth.ResetTTL, env.ResetLink(tok))
 	return err
 }

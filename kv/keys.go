@@ -50,6 +50,7 @@ const (
 	PrefixSignIn          Prefix = "signin/"            // HMAC(cookie token) → auth.PendingSignIn, TTL
 	PrefixSecondFactors   Prefix = "mfa/"               // user id → the user's TOTP (encrypted) and backup codes (hashed)
 	PrefixTOTPEnrolment   Prefix = "totpenrol/"         // session id → TOTP secret offered on the security page (encrypted), TTL
+	PrefixPasswordReset   Prefix = "reset/"             // HMAC(reset token) → password-reset link, TTL
 )
 
 // Key joins a prefix and an id into a key.

@@ -77,6 +77,9 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rd := q.Get("rd")
 	p := &page{RD: rd}
+	if q.Get("reset") == "done" {
+		p.Notice = "Your password was changed and every session of your account was signed out. Sign in with the new password."
+	}
 	step := h.continuation(r, q.Get(authzParam))
 	if q.Get(authzParam) != "" && step == nil {
 		p.Error = "The application's sign-in request has expired or was started in another browser. Sign in here, then open the application again."

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/clinchsso/clinch/auth"
@@ -57,6 +58,9 @@ type Config struct {
 	// authz parameter the OIDC provider sends to /signin) for the browser
 	// r; false when there is none. Nil: no OIDC provider.
 	Pending func(r *http.Request, id string) (*Continuation, bool)
+	// Mailer sends password-reset links; nil: no mail is configured, and
+	// the forgot-password page says to ask an administrator.
+	Mailer Mailer
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -86,6 +90,10 @@ type Handler struct {
 	covers   func(context.Context, *url.URL) bool
 	pending  func(*http.Request, string) (*Continuation, bool)
 	ready    func() bool
+	mailer   Mailer
+	// sending counts the reset requests whose mail is still being made
+	// or sent after the answer.
+	sending sync.WaitGroup
 
 	// setupCode is what the wizard asks of browsers on other machines.
 	setupCode string
@@ -113,7 +121,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -123,7 +131,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -181,6 +189,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathSecurityTOTP, h.enrol)
 	mux.HandleFunc("POST "+pathSecurityTOTP+"/disable", h.disableTOTP)
 	mux.HandleFunc("POST "+pathSecurity+"/backup-codes", h.regenerateBackupCodes)
+	mux.HandleFunc("GET "+pathForgot, h.forgotForm)
+	mux.HandleFunc("POST "+pathForgot, h.forgot)
+	mux.HandleFunc("GET "+pathReset, h.resetForm)
+	mux.HandleFunc("POST "+pathReset, h.reset)
 	mux.HandleFunc("POST /signout", h.signout)
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
@@ -257,6 +269,10 @@ type page struct {
 	// security page
 	Security *auth.SecondFactorStatus
 	Notice   string
+	// password reset: mail is configured; a link was asked for; the
+	// link does not work
+	MailOn, Sent, BadLink bool
+	Token                 string
 }
 
 // AppLink is one application on the home page.

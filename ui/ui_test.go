@@ -113,6 +113,8 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Reset mails still being sent finish before the store closes.
+	t.Cleanup(func() { h.WaitMail(context.Background()) })
 	mux := http.NewServeMux()
 	h.Register(mux)
 	mux.Handle("GET /metrics", e.metrics.Handler())

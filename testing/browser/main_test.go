@@ -61,11 +61,21 @@ type stack struct {
 // for Clinch's site) and the echo app.
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackEnv(t, nil)
+}
+
+// newStackEnv is newStack with more settings for Clinch (SMTP_*, say).
+func newStackEnv(t *testing.T, extra map[string]string) *stack {
+	t.Helper()
 	c := harness.NewCaddy(t, domain)
-	s := harness.StartBehind(t, harness.Options{Env: map[string]string{
+	env := map[string]string{
 		"CLINCH_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 		"CLINCH_COOKIE_DOMAIN":   domain,
-	}}, c.URL("auth"))
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	s := harness.StartBehind(t, harness.Options{Env: env}, c.URL("auth"))
 	// Clinch's own site is docs/proxy/clinch.Caddyfile, as the README
 	// tells people to put Clinch behind Caddy.
 	st := &stack{t: t, caddy: c, clinch: s, echo: harness.Echo(t), env: map[string]string{

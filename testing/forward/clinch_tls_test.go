@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,7 +120,21 @@ func startCaddyForClinch(t *testing.T, port int, clinchAddr string) *x509.CertPo
 	if !pool.AppendCertsFromPEM(rootPEM) {
 		t.Fatalf("Caddy's local CA is not at %s", root)
 	}
-	return pool
+	// The root exists before the site's certificate does: until Caddy has
+	// issued it, a handshake ends in "tls: internal error". Wait (bounded)
+	// for one that verifies.
+	var last error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{ServerName: authHost, RootCAs: pool}}
+		conn, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			conn.Close()
+			return pool
+		}
+		last = err
+	}
+	t.Fatalf("Caddy did not complete a TLS handshake for %s: %v", authHost, last)
+	return nil
 }
 
 // startNginxForClinch runs docs/proxy/clinch-nginx.conf with its name,

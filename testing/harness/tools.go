@@ -12,7 +12,7 @@ import (
 // installs them all when missing.
 func installHint(name string) string {
 	switch name {
-	case "caddy", "chromium", "oathtool", "wrk":
+	case "argon2", "caddy", "chromium", "oathtool", "wrk":
 		return "apt-get install -y " + name
 	case "nginx":
 		return "apt-get install -y nginx-light"

@@ -1,0 +1,138 @@
+package mail_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"mime"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinchsso/clinch/mail"
+	"github.com/clinchsso/clinch/mail/mailtest"
+)
+
+func TestSMTP_SendReachesARealServer(t *testing.T) {
+	srv := mailtest.Start(t)
+	s := &mail.SMTP{Host: srv.Host, Port: srv.Port, StartTLS: true, From: "Clinch <auth@example.com>"}
+	text := "Open this link:\nhttps://auth.example.com/reset/crs_" + strings.Repeat("A", 90) + "\n\nÉtienne = friend\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, mail.Message{To: "ann@example.com", Subject: "Réinitialiser", Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Next(t, ctx)
+	if m.From != "auth@example.com" || len(m.To) != 1 || m.To[0] != "ann@example.com" {
+		t.Errorf("envelope from %q to %v", m.From, m.To)
+	}
+	if m.Text != text {
+		t.Errorf("body came through as %q, want %q", m.Text, text)
+	}
+	if subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil || subj != "Réinitialiser" {
+		t.Errorf("subject %q (%v)", subj, err)
+	}
+}
+
+func TestSMTP_RefusesHeaderInjection(t *testing.T) {
+	s := &mail.SMTP{Host: "127.0.0.1", Port: 1, From: "auth@example.com"}
+	tests := []mail.Message{
+		{To: "ann@example.com\r\nBcc: eve@example.com", Subject: "x"},
+		{To: "ann@example.com", Subject: "x\r\nBcc: eve@example.com"},
+		{To: "not an address", Subject: "x"},
+	}
+	for _, m := range tests {
+		if err := s.Send(context.Background(), m); err == nil || strings.Contains(err.Error(), "connect") {
+			t.Errorf("Send(%q, %q) = %v, want refused before connecting", m.To, m.Subject, err)
+		}
+	}
+}
+
+func TestSMTP_PasswordNeverInTheClear(t *testing.T) {
+	srv := mailtest.Start(t)
+	// The test server offers no STARTTLS; with credentials set Clinch
+	// must not go on.
+	s := &mail.SMTP{Host: srv.Host, Port: srv.Port, StartTLS: true, Username: "u", Password: "secret", From: "auth@example.com"}
+	err := s.Send(context.Background(), mail.Message{To: "ann@example.com", Subject: "x", Text: "y"})
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Fatalf("Send = %v, want a refusal naming STARTTLS", err)
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// With TLS (STARTTLS or implicit) and AUTH PLAIN, the message arrives
+// from the authenticated user; a certificate Clinch does not trust stops
+// the delivery before the password is sent.
+func TestSMTP_TLSAndAuth(t *testing.T) {
+	cert, pool := selfSigned(t)
+	tests := []struct {
+		name     string
+		implicit bool
+		trusted  bool
+	}{
+		{"STARTTLS", false, true},
+		{"implicit TLS", true, true},
+		{"STARTTLS, untrusted certificate", false, false},
+		{"implicit TLS, untrusted certificate", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mailtest.StartWith(t, mailtest.Options{
+				TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Implicit: tt.implicit, Username: "clinch", Password: "s3cret",
+			})
+			roots := pool
+			if !tt.trusted {
+				roots = x509.NewCertPool()
+			}
+			s := &mail.SMTP{Host: srv.Host, Port: srv.Port, StartTLS: !tt.implicit, ImplicitTLS: tt.implicit,
+				Username: "clinch", Password: "s3cret", From: "auth@example.com",
+				TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := s.Send(ctx, mail.Message{To: "ann@example.com", Subject: "x", Text: "y"})
+			if !tt.trusted {
+				if err == nil {
+					t.Fatal("sent through a server whose certificate is not trusted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := srv.Next(t, ctx); m.User != "clinch" || strings.TrimSpace(m.Text) != "y" {
+				t.Fatalf("received from user %q: %q", m.User, m.Text)
+			}
+		})
+	}
+}
