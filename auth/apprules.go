@@ -20,9 +20,10 @@ const (
 	PolicySignedIn RulePolicy = "signed-in"
 	// PolicyGroups admits active members of the rule's groups.
 	PolicyGroups RulePolicy = "groups"
-	// PolicySecondFactor admits active users whose session was made with a
-	// second factor (acr "2"), and, when the rule names groups, only their
-	// members; others go through the step-up first.
+	// PolicySecondFactor admits, among the members of the rule's groups
+	// (or, when it names none, of the app's own), those whose session was
+	// made with a second factor (acr "2"); others go through the step-up
+	// first.
 	PolicySecondFactor RulePolicy = "second-factor"
 	// PolicyDeny refuses everyone.
 	PolicyDeny RulePolicy = "deny"
@@ -49,8 +50,10 @@ type AccessRule struct {
 	Networks []string   `json:"networks,omitempty"`
 	Policy   RulePolicy `json:"policy"`
 	// GroupIDs are group ids (never names) for PolicyGroups (required) and
-	// PolicySecondFactor (optional). Deleting a group removes its id; a
-	// rule left without groups becomes PolicyDeny.
+	// PolicySecondFactor (optional; none = the app's groups). Deleting a
+	// group removes its id; a rule left without groups becomes PolicyDeny
+	// (for second-factor too: falling back to the app's groups could admit
+	// more people than the rule did).
 	GroupIDs []string `json:"group_ids,omitempty"`
 }
 

@@ -186,13 +186,15 @@ func rulePolicy(app *fwdApp, r *rule, c Caller, id outcome, service bool) outcom
 		}
 		return outAllowed
 	}
-	switch pol {
-	case "":
-		if !auth.CanUse(app.App, c.user.status, c.user.groups) {
+	switch {
+	case pol == auth.PolicyGroups, pol == auth.PolicySecondFactor && len(r.groups) > 0:
+		if !memberOf(c.user.groups, r.groups) {
 			return outForbidden
 		}
-	case auth.PolicyGroups, auth.PolicySecondFactor:
-		if (pol == auth.PolicyGroups || len(r.groups) > 0) && !memberOf(c.user.groups, r.groups) {
+	case pol == "", pol == auth.PolicySecondFactor:
+		// No rule, or a second-factor rule without groups of its own: the
+		// app's groups decide.
+		if !auth.CanUse(app.App, c.user.status, c.user.groups) {
 			return outForbidden
 		}
 	}
