@@ -65,25 +65,6 @@ func compilePattern(p string) pattern {
 	return pattern{glob: strings.Split(p[1:], "/")}
 }
 
-// match reports whether the pattern covers p, a path as read by one
-// reading ("/a/b", no trailing slash; "" segments may appear).
-func (pt *pattern) match(p string) bool {
-	if pt.glob != nil {
-		return globMatch(pt.glob, p)
-	}
-	pre := pt.prefix
-	n := len(pre)
-	if n == 1 {
-		return true // "/"
-	}
-	// Cheap tests first: most rules differ from most paths in length or
-	// in their last byte.
-	if len(p) < n || p[n-1] != pre[n-1] || len(p) > n && p[n] != '/' {
-		return false
-	}
-	return p[:n] == pre
-}
-
 // globMatch matches segments against p ("/seg/..." or ""). A match of all
 // the segments covers everything under it. There is at most one "**", so
 // this is linear in the path.
@@ -428,7 +409,18 @@ func (s *ruleSet) first(rd reading, method string, addr netip.Addr) int {
 		if rd.folded {
 			pt = &r.folded
 		}
-		if !pt.match(rd.path) || !r.methodMatches(method) {
+		// A plain prefix covers the path itself and what is under it ("/"
+		// covers everything); the cheap byte tests go first, as this loop
+		// is the hot path's whole cost of rules.
+		if pt.glob == nil {
+			pre, p := pt.prefix, rd.path
+			if n := len(pre); n > 1 && (len(p) < n || p[n-1] != pre[n-1] || len(p) > n && p[n] != '/' || p[:n] != pre) {
+				continue
+			}
+		} else if !globMatch(pt.glob, rd.path) {
+			continue
+		}
+		if !r.methodMatches(method) {
 			continue
 		}
 		if len(r.nets) > 0 {

@@ -273,3 +273,32 @@ func TestReadings(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRules_DenyHolds: whatever the spelling, a path that the most
+// forgiving reading (every separator, parameters cut, dots resolved, lower
+// case) puts under a denied prefix is refused, and nothing panics.
+func FuzzRules_DenyHolds(f *testing.F) {
+	for _, s := range []string{"/private", "/api/..%2Fprivate", "/api/..;/private", "//PRIVATE", "/api/%2e%2e/private", "/a\\..\\private", "/api/x"} {
+		f.Add(s)
+	}
+	app := appWithRules(
+		auth.AccessRule{ID: "a", Path: "/api", Policy: auth.PolicyBypass},
+		auth.AccessRule{ID: "p", Path: "/private", Policy: auth.PolicyDeny},
+	)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if raw == "" || raw[0] != '/' || len(raw) > 512 {
+			return
+		}
+		got := decide(app, ruleReq{rawPath: raw, method: "GET"}, staff2)
+		p, ok := read(raw, encSlash|semicolon|backslash|collapse|dots|fold)
+		if !ok {
+			if got != outForbidden {
+				t.Fatalf("%q is unreadable but %v", raw, got)
+			}
+			return
+		}
+		if (p == "/private" || len(p) > 8 && p[:9] == "/private/") && got != outForbidden {
+			t.Fatalf("%q reads as %q but is %v", raw, p, got)
+		}
+	})
+}
