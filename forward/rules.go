@@ -37,6 +37,9 @@ type ruleSet struct {
 	// upper: some rule path has upper-case letters, so even a lower-case
 	// path is also read case-insensitively.
 	upper bool
+	// methods: some rule names methods, so the other methods an app may
+	// act on matter.
+	methods bool
 }
 
 type rule struct {
@@ -124,6 +127,9 @@ func compileRules(rs []auth.AccessRule) ruleSet {
 		if strings.ToLower(r.Path) != r.Path {
 			s.upper = true
 		}
+		if len(r.Methods) > 0 {
+			s.methods = true
+		}
 		s.rules = append(s.rules, c)
 	}
 	return s
@@ -144,9 +150,13 @@ type ruleReq struct {
 // overrideHeaders are the headers frameworks read as the real method.
 var overrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// newRuleReq gathers what rules need from a verify request.
-func newRuleReq(h http.Header, t Target, addr netip.Addr) ruleReq {
+// newRuleReq gathers what rules need from a verify request. The other
+// methods are looked for only when a rule names methods (withAlt).
+func newRuleReq(h http.Header, t Target, addr netip.Addr, withAlt bool) ruleReq {
 	q := ruleReq{rawPath: t.URL.EscapedPath(), method: t.Method, addr: addr}
+	if !withAlt {
+		return q
+	}
 	if t.Method == http.MethodHead {
 		q.alt = append(q.alt, http.MethodGet)
 	}

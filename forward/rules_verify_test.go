@@ -145,3 +145,18 @@ func BenchmarkVerifyRules(b *testing.B) {
 		}
 	}
 }
+
+func TestVerify_MethodOverrideMeetsAMethodRule(t *testing.T) {
+	f := newFixture(t)
+	f.addRule("wiki", auth.RuleInput{Path: "/items", Methods: []string{"DELETE"}, Policy: auth.PolicyDeny})
+	tok, _ := f.signIn("ann@example.com")
+	h := wiki("/items/1")
+	h.Set("X-Forwarded-Method", "POST")
+	if w := f.do(req{h: h, cookie: tok}); w.Code != 200 {
+		t.Errorf("POST: %d, want 200", w.Code)
+	}
+	h.Set("X-Http-Method-Override", "delete")
+	if w := f.do(req{h: h, cookie: tok}); w.Code != http.StatusForbidden {
+		t.Errorf("POST claiming DELETE: %d, want 403", w.Code)
+	}
+}

@@ -242,7 +242,7 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		if app.rules.needAddr {
 			addr = clientAddr(r, v.trusted)
 		}
-		q = newRuleReq(r.Header, t, addr)
+		q = newRuleReq(r.Header, t, addr, app.rules.methods)
 	}
 	o := decide(app, q, c)
 	switch o {
