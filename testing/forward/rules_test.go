@@ -52,3 +52,42 @@ func TestForwardAuth_AccessRules(t *testing.T) {
 		t.Errorf("%d denied requests reached the app", n)
 	}
 }
+
+// TestForwardAuth_NetworkRules: Caddy's X-Forwarded-For names the client
+// (here 127.0.0.1) once Caddy's address is in CLINCH_TRUSTED_PROXIES, so a
+// bypass for the client's network opens and one for another network does
+// not; without the trust, a network rule refuses rather than take Caddy's
+// address for the client's.
+func TestForwardAuth_NetworkRules(t *testing.T) {
+	up := startUpstream(t)
+	bare := &http.Client{Transport: loopback(), Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, trusted := range []bool{true, false} {
+		env := map[string]string{"CLINCH_COOKIE_DOMAIN": "clinch.localhost"}
+		if trusted {
+			env["CLINCH_TRUSTED_PROXIES"] = "127.0.0.1"
+		}
+		s := harness.StartHost(t, harness.Options{Env: env}, authHost)
+		harness.SignUp(t, browser(), s, "ann@example.com", password)
+		s.MustCLI(t, "", "app", "create", "--type", "forward_auth", "--name", "App", "--slug", "app", "--domain", appHost)
+		s.MustCLI(t, "", "app", "rule", "add", "--slug", "app", "--path", "/lan", "--network", "127.0.0.0/8", "--policy", "bypass")
+		s.MustCLI(t, "", "app", "rule", "add", "--slug", "app", "--path", "/office", "--network", "10.0.0.0/8", "--policy", "bypass")
+		site := startCaddy(t, s, up.URL)
+
+		lan, body := get(t, bare, site+"/lan/x", "X-Forwarded-For", "10.1.2.3")
+		office, _ := get(t, bare, site+"/office/x", "X-Forwarded-For", "10.1.2.3")
+		if trusted {
+			if lan.StatusCode != http.StatusOK {
+				t.Errorf("trusted, client's network: %s, want 200\n%s", lan.Status, body)
+			}
+			// The X-Forwarded-For the client sent is Caddy's to replace.
+			if office.StatusCode != http.StatusFound {
+				t.Errorf("trusted, other network (client claims it): %s, want 302 to sign in", office.Status)
+			}
+		} else {
+			if lan.StatusCode != http.StatusForbidden || office.StatusCode != http.StatusForbidden {
+				t.Errorf("untrusted proxy: %s and %s, want 403 for both", lan.Status, office.Status)
+			}
+		}
+	}
+}
