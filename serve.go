@@ -145,7 +145,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer provider.Close()
 
-	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider})
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,9 @@ type App struct {
 	// AcceptTokensFrom lists the OIDC apps (by id) whose access tokens
 	// /api/verify accepts as Bearer credentials here; none by default.
 	AcceptTokensFrom []string `json:"accept_tokens_from,omitempty"`
+	// Rules are tried in order before AllowedGroupIDs; the first that
+	// matches the request decides (see AccessRule).
+	Rules []AccessRule `json:"rules,omitempty"`
 
 	// oidc
 	ClientID               string   `json:"client_id,omitempty"`

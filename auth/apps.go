@@ -242,6 +242,19 @@ func (s *Service) validateForwardAuth(t *kv.Txn, a *App) error {
 		return err
 	}
 	a.Domain = d
+	err = validateRules(a.Rules, func(id string) (bool, error) {
+		_, err := s.groups.Get(t, id)
+		if errors.Is(err, kv.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(a.Rules) == 0 {
+		a.Rules = nil
+	}
 	a.AcceptTokensFrom = slices.Compact(slices.Sorted(slices.Values(a.AcceptTokensFrom)))
 	for _, id := range a.AcceptTokensFrom {
 		c, err := s.apps.Get(t, id)
@@ -323,6 +336,9 @@ func reservedHeader(lower string) bool {
 }
 
 func validateOIDC(a *App) error {
+	if len(a.Rules) > 0 {
+		return invalid("rules", "apply only to forward_auth apps")
+	}
 	a.Domain, a.Headers, a.AcceptTokensFrom = "", nil, nil
 	if !clientIDRE.MatchString(a.ClientID) {
 		return invalid("client_id", "may contain only letters, digits and . _ ~ - (up to 128)")
@@ -500,6 +516,11 @@ func cloneApp(a *App) *App {
 	c := *a
 	c.AllowedGroupIDs = slices.Clone(a.AllowedGroupIDs)
 	c.AcceptTokensFrom = slices.Clone(a.AcceptTokensFrom)
+	c.Rules = slices.Clone(a.Rules)
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		r.Methods, r.Networks, r.GroupIDs = slices.Clone(r.Methods), slices.Clone(r.Networks), slices.Clone(r.GroupIDs)
+	}
 	c.Claims = slices.Clone(a.Claims)
 	if a.Metadata != nil {
 		c.Metadata = make(map[string]string, len(a.Metadata))

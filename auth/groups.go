@@ -170,6 +170,9 @@ type GroupDeletion struct {
 	// than admit every active user, they now admit nobody until an admin
 	// gives them groups again and reactivates them.
 	Deactivated []string
+	// DeniedRules are "slug rule-id" for the access rules that named the
+	// group and no other: they now deny rather than admit more people.
+	DeniedRules []string
 }
 
 // DeleteGroup removes a group and, in the same transaction, its id from
@@ -194,8 +197,19 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) (*GroupDeletion,
 		}
 		now := s.now().UTC()
 		for _, a := range apps {
+			rulesChanged, denied := dropRuleGroup(a.Rules, g.ID)
+			for _, id := range denied {
+				res.DeniedRules = append(res.DeniedRules, a.Slug+" "+id)
+			}
 			i := slices.Index(a.AllowedGroupIDs, g.ID)
 			if i < 0 {
+				if rulesChanged {
+					res.Apps = append(res.Apps, a.Slug)
+					a.UpdatedAt = now
+					if err := s.apps.Put(t, a, 0); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			a.AllowedGroupIDs = slices.Delete(a.AllowedGroupIDs, i, i+1)
@@ -219,6 +233,7 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) (*GroupDeletion,
 	}
 	slices.Sort(res.Apps)
 	slices.Sort(res.Deactivated)
+	slices.Sort(res.DeniedRules)
 	s.Notify(Change{Kind: ChangeGroups})
 	if len(res.Apps) > 0 {
 		s.Notify(Change{Kind: ChangeApps})

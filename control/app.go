@@ -45,6 +45,7 @@ type AppJSON struct {
 	RefreshTokenTTL        string             `json:"refresh_token_ttl,omitempty"`
 	IDTokenTTL             string             `json:"id_token_ttl,omitempty"`
 	GrantTypes             []string           `json:"grant_types,omitempty"`
+	Rules                  []RuleJSON         `json:"rules,omitempty"`
 	CreatedAt              time.Time          `json:"created_at"`
 	UpdatedAt              time.Time          `json:"updated_at"`
 }
@@ -110,6 +111,7 @@ func appJSON(a *auth.App, secret string, r refs) AppJSON {
 	if a.Type == auth.AppForwardAuth {
 		h := a.EffectiveHeaders()
 		j.Headers = &h
+		j.Rules = r.rulesJSON(a.Rules)
 	}
 	if a.Type == auth.AppOIDC {
 		j.AccessTokenTTL = time.Duration(a.AccessTokenTTL).String()
@@ -141,6 +143,10 @@ func appCommands() []Command {
 		{Name: "app apikey create", Summary: "--slug S [--name N] [--owner EMAIL] [--expires 90d] [--json] (prints the key once)", Run: apiKeyCreate},
 		{Name: "app apikey list", Summary: "--slug S [--json]", Run: apiKeyList},
 		{Name: "app apikey revoke", Summary: "--slug S --id ID|PREFIX", Run: apiKeyRevoke},
+		{Name: "app rule add", Summary: "--slug S --path P [--method M]... [--network CIDR]... --policy bypass|signed-in|groups|second-factor|deny [--group G]... [--position N] [--json]", Run: ruleAdd},
+		{Name: "app rule list", Summary: "--slug S [--json]", Run: ruleList},
+		{Name: "app rule remove", Summary: "--slug S --id ID|--position N", Run: ruleRemove},
+		{Name: "app rule move", Summary: "--slug S --id ID --to N", Run: ruleMove},
 		{Name: "app secret rotate", Summary: "--slug S [--json] (prints the new client secret once)", Run: appSecretRotate},
 	}
 }

@@ -227,5 +227,9 @@ func groupDelete(ctx context.Context, env *Env, args []string, out io.Writer) er
 		fmt.Fprintf(out, "app %s allowed no other group and is now inactive (it admits nobody); to reopen it, give it groups:\n"+
 			"  clinch app update --slug %s --group GROUP --active=true\n", slug, slug)
 	}
+	for _, r := range del.DeniedRules {
+		slug, id, _ := strings.Cut(r, " ")
+		fmt.Fprintf(out, "access rule %s of app %s named no other group and now denies; see `clinch app rule list --slug %s`\n", id, slug, slug)
+	}
 	return nil
 }

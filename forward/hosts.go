@@ -29,6 +29,7 @@ type fwdApp struct {
 	// Canonical header names; "" turns one off.
 	hUser, hEmail, hName, hGroups, hAdmin string
 	slug                                  string // sanitised, for Remote-User of service identities
+	rules                                 ruleSet
 }
 
 func compileApps(gen uint64, apps []*auth.App) *appTable {
@@ -38,7 +39,7 @@ func compileApps(gen uint64, apps []*auth.App) *appTable {
 			continue
 		}
 		h := a.EffectiveHeaders()
-		fa := &fwdApp{App: a, slug: headerValue(a.Slug)}
+		fa := &fwdApp{App: a, slug: headerValue(a.Slug), rules: compileRules(a.Rules)}
 		for _, p := range []struct {
 			dst *string
 			src string

@@ -29,7 +29,9 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +74,10 @@ type Config struct {
 	// Tokens resolves OIDC access tokens; nil refuses every bearer token
 	// that is not an API key.
 	Tokens AccessTokens
+	// TrustedProxies are the proxies (CLINCH_TRUSTED_PROXIES) whose
+	// X-Forwarded-For says who the client is; access rules that name
+	// networks need the proxy that asks /api/verify among them.
+	TrustedProxies []*net.IPNet
 }
 
 // touchEvery is how often activity on one credential is written.
@@ -85,6 +91,7 @@ type Verifier struct {
 	log     *slog.Logger
 	m       *verifyMetrics
 	tokens  AccessTokens
+	trusted []netip.Prefix
 	cache   *cache
 	page    *template.Template
 
@@ -133,6 +140,13 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
+	}
+	for _, n := range cfg.TrustedProxies {
+		p, err := ipNetPrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("forward: trusted proxies: %w", err)
+		}
+		v.trusted = append(v.trusted, p)
 	}
 	// Generation 1 is "never built": the first request builds the table.
 	v.appsGen.Store(1)
@@ -222,10 +236,21 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if err != nil {
 		return v.fail(w, err)
 	}
-	o := decide(app, c)
+	var q ruleReq
+	if len(app.rules.rules) > 0 {
+		var addr netip.Addr
+		if app.rules.needAddr {
+			addr = clientAddr(r, v.trusted)
+		}
+		q = newRuleReq(r.Header, t, addr, app.rules.methods)
+	}
+	o := decide(app, q, c)
 	switch o {
 	case outAllowed:
 		v.allow(h, app, c)
+		w.WriteHeader(http.StatusOK)
+	case outBypass:
+		blank(h, app)
 		w.WriteHeader(http.StatusOK)
 	case outSignIn:
 		v.signIn(w, r, t, "/signin")
@@ -239,7 +264,11 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	case outNoApp:
 		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
 	}
-	if o != outAllowed {
+	if o == outForbidden && app.rules.needAddr && !q.addr.IsValid() {
+		v.log.Warn("verify: an access rule names networks but the client's address is unknown; refused. Add the proxy's address to CLINCH_TRUSTED_PROXIES and have it send X-Forwarded-For",
+			"app", app.Slug, "peer", r.RemoteAddr)
+	}
+	if o != outAllowed && o != outBypass {
 		v.log.Debug("verify: refused", "app", app.Slug, "outcome", o.String())
 	}
 	return o
@@ -414,5 +443,15 @@ func (v *Verifier) touched(cr *cred, now time.Time) {
 	case v.touches <- touch{kind: cr.kind, id: cr.id, at: now}:
 	default:
 		cr.lastTouch.Store(last)
+	}
+}
+
+// blank sends every configured identity header empty, for a bypass rule:
+// the proxy then overwrites whatever the client sent under those names.
+func blank(h http.Header, app *fwdApp) {
+	for _, name := range [...]string{app.hUser, app.hEmail, app.hName, app.hGroups, app.hAdmin} {
+		if name != "" {
+			h[name] = emptyValue
+		}
 	}
 }

@@ -850,7 +850,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := decide(tt.app, tt.c); got != tt.want {
+			if got := decide(tt.app, ruleReq{rawPath: "/"}, tt.c); got != tt.want {
 				t.Errorf("decide = %v, want %v", got, tt.want)
 			}
 		})
