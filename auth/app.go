@@ -49,6 +49,14 @@ type App struct {
 	// Rules are tried in order before AllowedGroupIDs; the first that
 	// matches the request decides (see AccessRule).
 	Rules []AccessRule `json:"rules,omitempty"`
+	// BasicAuth lets /api/verify accept HTTP Basic credentials here
+	// (WebDAV, CalDAV, git): username and an app password (an API key of
+	// this app owned by that user). Refusals are then 401 with a Basic
+	// challenge, never a redirect.
+	BasicAuth bool `json:"basic_auth,omitempty"`
+	// BasicAuthPassword also accepts the account password over Basic, for
+	// users without a second factor. Needs BasicAuth.
+	BasicAuthPassword bool `json:"basic_auth_password,omitempty"`
 
 	// oidc
 	ClientID               string   `json:"client_id,omitempty"`

@@ -61,6 +61,8 @@ type AppInput struct {
 	Headers *HeaderConfig // nil = DefaultHeaders
 	// AcceptTokensFrom are OIDC app ids whose access tokens are accepted.
 	AcceptTokensFrom []string
+	// BasicAuth and BasicAuthPassword: see App.
+	BasicAuth, BasicAuthPassword bool
 
 	// oidc
 	RedirectURIs           []string
@@ -92,7 +94,8 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: in.BackchannelLogoutURI, LaunchURL: in.LaunchURL,
 		RequireSecondFactor: in.RequireSecondFactor,
-		AccessTokenTTL:      Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
+		BasicAuth:           in.BasicAuth, BasicAuthPassword: in.BasicAuthPassword,
+		AccessTokenTTL: Duration(in.AccessTokenTTL), RefreshTokenTTL: Duration(in.RefreshTokenTTL),
 		IDTokenTTL: Duration(in.IDTokenTTL), GrantTypes: in.GrantTypes,
 		AlwaysIssueRefresh: in.AlwaysIssueRefresh,
 		RequirePKCE:        in.RequirePKCE == nil || *in.RequirePKCE,
@@ -255,6 +258,9 @@ func (s *Service) validateForwardAuth(t *kv.Txn, a *App) error {
 	if len(a.Rules) == 0 {
 		a.Rules = nil
 	}
+	if a.BasicAuthPassword && !a.BasicAuth {
+		return invalid("basic_auth_password", "needs basic_auth")
+	}
 	a.AcceptTokensFrom = slices.Compact(slices.Sorted(slices.Values(a.AcceptTokensFrom)))
 	for _, id := range a.AcceptTokensFrom {
 		c, err := s.apps.Get(t, id)
@@ -340,6 +346,7 @@ func validateOIDC(a *App) error {
 		return invalid("rules", "apply only to forward_auth apps")
 	}
 	a.Domain, a.Headers, a.AcceptTokensFrom = "", nil, nil
+	a.BasicAuth, a.BasicAuthPassword = false, false
 	if !clientIDRE.MatchString(a.ClientID) {
 		return invalid("client_id", "may contain only letters, digits and . _ ~ - (up to 128)")
 	}

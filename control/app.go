@@ -37,6 +37,8 @@ type AppJSON struct {
 	BackchannelLogoutURI   string             `json:"backchannel_logout_uri,omitempty"`
 	LaunchURL              string             `json:"launch_url,omitempty"`
 	RequireSecondFactor    bool               `json:"require_second_factor,omitempty"`
+	BasicAuth              bool               `json:"basic_auth,omitempty"`
+	BasicAuthPassword      bool               `json:"basic_auth_password,omitempty"`
 	AcceptTokensFrom       []string           `json:"accept_tokens_from,omitempty"` // OIDC app slugs
 	RequirePKCE            bool               `json:"require_pkce,omitempty"`
 	AlwaysIssueRefresh     bool               `json:"always_issue_refresh,omitempty"`
@@ -94,6 +96,7 @@ func appJSON(a *auth.App, secret string, r refs) AppJSON {
 		Domain: a.Domain, ClientID: a.ClientID, ClientSecret: secret, Public: a.Public,
 		RedirectURIs: a.RedirectURIs, PostLogoutRedirectURIs: a.PostLogoutRedirectURIs,
 		BackchannelLogoutURI: a.BackchannelLogoutURI, LaunchURL: a.LaunchURL, RequireSecondFactor: a.RequireSecondFactor,
+		BasicAuth: a.BasicAuth, BasicAuthPassword: a.BasicAuthPassword,
 		RequirePKCE: a.RequirePKCE, AlwaysIssueRefresh: a.AlwaysIssueRefresh, SkipConsent: a.SkipConsent, GrantTypes: a.GrantTypes,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
@@ -160,6 +163,7 @@ type appFlags struct {
 	grants, metadata                     list
 	public, skipConsent, active          bool
 	requireSecondFactor                  bool
+	basicAuth, basicAuthPassword         bool
 	requirePKCE, alwaysRefresh           bool
 	accessTTL, refreshTTL, idTTL         string
 }
@@ -182,6 +186,8 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.requirePKCE, "require-pkce", true, "oidc: refuse authorization requests without PKCE (S256); =false only for confidential clients that cannot send it")
 	fs.BoolVar(&f.alwaysRefresh, "always-issue-refresh", false, "oidc: issue a refresh token even when the client did not ask for offline_access")
 	fs.BoolVar(&f.requireSecondFactor, "require-second-factor", false, "admit only sessions made with a second factor (acr 2); others are taken through it first")
+	fs.BoolVar(&f.basicAuth, "basic-auth", false, "forward_auth: accept HTTP Basic (username and an app password: an API key of this app owned by that user); refusals become 401 with a Basic challenge")
+	fs.BoolVar(&f.basicAuthPassword, "basic-auth-password", false, "forward_auth, with --basic-auth: also accept the account password of users without a second factor")
 	fs.BoolVar(&f.active, "active", true, "whether the app admits anyone")
 	fs.StringVar(&f.accessTTL, "access-token-ttl", "", "oidc: 5m-24h (default 1h)")
 	fs.StringVar(&f.refreshTTL, "refresh-token-ttl", "", "oidc: 1d-90d (default 30d)")
@@ -273,6 +279,7 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		AllowedGroups: f.groups, Claims: f.claims, Domain: f.domain,
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
 		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel, RequireSecondFactor: f.requireSecondFactor,
+		BasicAuth: f.basicAuth, BasicAuthPassword: f.basicAuthPassword,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
 		RequirePKCE: &f.requirePKCE, AlwaysIssueRefresh: f.alwaysRefresh,
 	}
@@ -450,6 +457,15 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 		}
 		if set["require-second-factor"] {
 			a.RequireSecondFactor = f.requireSecondFactor
+		}
+		if set["basic-auth"] {
+			a.BasicAuth = f.basicAuth
+			if !f.basicAuth && !set["basic-auth-password"] {
+				a.BasicAuthPassword = false
+			}
+		}
+		if set["basic-auth-password"] {
+			a.BasicAuthPassword = f.basicAuthPassword
 		}
 		if set["launch-url"] {
 			a.LaunchURL = f.launchURL

@@ -16,6 +16,7 @@ const (
 	credSession credKind = iota + 1
 	credAPIKey
 	credAccessToken
+	credBasic // HTTP Basic credentials verified at one app (keyed by app and header)
 )
 
 // cred is a credential that was valid when it was read from the store. It
@@ -25,7 +26,8 @@ type cred struct {
 	kind    credKind
 	id      string // session id, API key id or access token hash (the cache key)
 	userID  string // "" for a service identity
-	appID   string // API keys: the app the key is bound to
+	appID   string // API keys and Basic: the app the credential is good at
+	keyID   string // Basic with an app password: the API key's id
 	service string // access tokens without a user: the client's name for Remote-User
 	// client is the OIDC app an access token was issued to, as it was when
 	// cached; any app change drops every cached token.
@@ -231,6 +233,12 @@ func (c *cache) evict(ch auth.Change) {
 		c.dropLocked(ch.SessionID)
 	case auth.ChangeAPIKey:
 		c.dropLocked(ch.KeyID)
+		// Basic credentials are cached by header, not by key id.
+		for k, cr := range c.creds {
+			if cr.kind == credBasic && cr.keyID == ch.KeyID {
+				c.dropLocked(k)
+			}
+		}
 	case auth.ChangeToken:
 		switch {
 		case ch.TokenHash != "":
@@ -259,9 +267,10 @@ func (c *cache) evict(ch auth.Change) {
 		// The host table has its own generation. Access tokens carry their
 		// client as it was: a deactivated, deleted or re-grouped client,
 		// or a forward_auth app that stopped accepting it, must not keep
-		// its tokens alive in here. Sessions and API keys stay.
+		// its tokens alive in here; nor may Basic credentials outlive an
+		// app that stopped accepting passwords. Sessions and API keys stay.
 		for k, cr := range c.creds {
-			if cr.kind == credAccessToken {
+			if cr.kind == credAccessToken || cr.kind == credBasic {
 				c.dropLocked(k)
 			}
 		}

@@ -18,17 +18,24 @@ const faParam = "fa_token"
 // resolve finds who is asking; the first credential present wins:
 //
 //  1. Authorization: Bearer — an API key or an OIDC access token; a bearer
-//     that is not valid is final (401), it never falls back to the cookie,
+//     that is not valid is final (401), it never falls back to the cookie;
+//     at an app with BasicAuth, Authorization: Basic likewise (see basic);
+//     elsewhere Basic credentials are ignored,
 //  2. a valid clinch_session cookie,
 //  3. an fa_token in the proxied URL's query or in /api/verify's own (a
 //     token for another host, or a used one, is skipped and not consumed).
 //
 // An unknown credential leaves no trace: nothing is cached or written.
-func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target) (Caller, error) {
+func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target, app *fwdApp) (Caller, error) {
 	now := v.auth.Now()
 	if authz := r.Header.Get("Authorization"); authz != "" {
-		if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
-			return v.bearer(ctx, strings.TrimSpace(tok), now)
+		if scheme, tok, ok := strings.Cut(authz, " "); ok {
+			switch {
+			case strings.EqualFold(scheme, "Bearer"):
+				return v.bearer(ctx, strings.TrimSpace(tok), now)
+			case strings.EqualFold(scheme, "Basic") && app.BasicAuth:
+				return v.basic(ctx, r, app, authz, now)
+			}
 		}
 	}
 	// A valid session always wins over an fa_token: a link with somebody

@@ -14,6 +14,7 @@ const (
 	viaFAToken
 	viaBearer
 	viaSession
+	viaBasic
 )
 
 // Caller is who is asking, as resolved from the request: nobody, a
@@ -38,6 +39,7 @@ const (
 	outError              // the store failed: 500
 	outStepUp             // signed in without the second factor the app requires: the step-up page
 	outBypass             // a bypass rule: through without identity, identity headers blank
+	outBasic              // at an app with Basic auth: 401 with a Basic challenge
 	nOutcomes
 )
 
@@ -51,6 +53,7 @@ var outcomeNames = [nOutcomes]string{
 	outError:      "error",
 	outStepUp:     "step_up",
 	outBypass:     "bypass",
+	outBasic:      "basic_required",
 }
 
 func (o outcome) String() string { return outcomeNames[o] }
@@ -113,7 +116,7 @@ func decide(app *fwdApp, q ruleReq, c Caller) outcome {
 
 // severity orders the verdicts readings can give, the strictest last.
 var severity = [nOutcomes]uint8{
-	outBypass: 0, outAllowed: 1, outSignIn: 2, outStepUp: 3, outBadToken: 4, outForbidden: 5,
+	outBypass: 0, outAllowed: 1, outSignIn: 2, outStepUp: 3, outBadToken: 4, outBasic: 4, outForbidden: 5,
 	outNoApp: 6, outBadRequest: 6, outError: 6,
 }
 
@@ -149,6 +152,12 @@ func identify(app *fwdApp, c Caller) (_ outcome, service bool) {
 		}
 		if c.user == nil || c.user.status != auth.StatusActive {
 			return outBadToken, false
+		}
+	case viaBasic:
+		cr := c.cred
+		if !app.BasicAuth || cr == nil || cr.kind != credBasic || cr.appID != app.ID ||
+			c.user == nil || c.user.status != auth.StatusActive {
+			return outBasic, false
 		}
 	case viaSession, viaFAToken:
 		if c.cred == nil || c.user == nil || c.user.status != auth.StatusActive {
@@ -202,8 +211,15 @@ func rulePolicy(app *fwdApp, r *rule, c Caller, id outcome, service bool) outcom
 	// app or the rule asks for one. Bearer credentials are machines' (an
 	// API key an admin made, a token whose grant the OIDC side checked);
 	// they pass.
+	// An app password over Basic is an API key too; the account password
+	// over Basic is one factor, and Basic has no step-up.
 	if (app.RequireSecondFactor || pol == auth.PolicySecondFactor) && c.via != viaBearer && !auth.SecondFactorDone(c.cred.acr) {
-		return outStepUp
+		switch {
+		case c.via != viaBasic:
+			return outStepUp
+		case c.cred.keyID == "":
+			return outBasic
+		}
 	}
 	return outAllowed
 }

@@ -30,6 +30,7 @@ type fwdApp struct {
 	hUser, hEmail, hName, hGroups, hAdmin string
 	slug                                  string // sanitised, for Remote-User of service identities
 	rules                                 ruleSet
+	challenge                             []string // WWW-Authenticate for Basic apps
 }
 
 func compileApps(gen uint64, apps []*auth.App) *appTable {
@@ -40,6 +41,9 @@ func compileApps(gen uint64, apps []*auth.App) *appTable {
 		}
 		h := a.EffectiveHeaders()
 		fa := &fwdApp{App: a, slug: headerValue(a.Slug), rules: compileRules(a.Rules)}
+		if a.BasicAuth {
+			fa.challenge = basicChallenge(a.Name)
+		}
 		for _, p := range []struct {
 			dst *string
 			src string

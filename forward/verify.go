@@ -232,7 +232,7 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
 		return outNoApp
 	}
-	c, err := v.resolve(ctx, r, t)
+	c, err := v.resolve(ctx, r, t, app)
 	if err != nil {
 		return v.fail(w, err)
 	}
@@ -245,6 +245,9 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		q = newRuleReq(r.Header, t, addr, app.rules.methods)
 	}
 	o := decide(app, q, c)
+	if app.BasicAuth && basicRefusal(o, c.via) {
+		o = outBasic
+	}
 	switch o {
 	case outAllowed:
 		v.allow(h, app, c)
@@ -259,6 +262,9 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	case outBadToken:
 		h["Www-Authenticate"] = bearerInvalid
 		plain(w, http.StatusUnauthorized, "invalid or expired bearer token\n")
+	case outBasic:
+		h["Www-Authenticate"] = app.challenge
+		plain(w, http.StatusUnauthorized, "credentials required for "+headerValue(app.Name)+"\n")
 	case outForbidden:
 		v.forbidden(w, r, "You do not have permission for "+app.Name+".")
 	case outNoApp:
@@ -431,8 +437,14 @@ func (v *Verifier) write(t touch) {
 // touched queues an activity write when the credential has not had one for
 // a minute. A full queue drops it; a later request will try again.
 func (v *Verifier) touched(cr *cred, now time.Time) {
-	if cr.kind == credAccessToken {
+	kind, id := cr.kind, cr.id
+	switch {
+	case kind == credAccessToken:
 		return
+	case kind == credBasic && cr.keyID == "":
+		return
+	case kind == credBasic:
+		kind, id = credAPIKey, cr.keyID // an app password is an API key
 	}
 	last := cr.lastTouch.Load()
 	n := now.UnixNano()
@@ -440,7 +452,7 @@ func (v *Verifier) touched(cr *cred, now time.Time) {
 		return
 	}
 	select {
-	case v.touches <- touch{kind: cr.kind, id: cr.id, at: now}:
+	case v.touches <- touch{kind: kind, id: id, at: now}:
 	default:
 		cr.lastTouch.Store(last)
 	}
