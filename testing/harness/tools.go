@@ -13,7 +13,7 @@ import (
 // installs them all when missing.
 func installHint(name string) string {
 	switch name {
-	case "argon2", "caddy", "chromium", "oathtool", "wrk":
+	case "argon2", "caddy", "cadaver", "chromium", "oathtool", "wrk":
 		return "apt-get install -y " + name
 	case "nginx":
 		return "apt-get install -y nginx-light"
