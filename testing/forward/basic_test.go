@@ -67,7 +67,18 @@ func curlStatus(t *testing.T, site, path, user string, extra ...string) (int, st
 func TestBasicAuth_Curl(t *testing.T) {
 	s, key := basicClinch(t)
 	dav := startWebDAV(t)
-	site := startCaddy(t, s, dav.URL)
+	for _, proxy := range []struct {
+		name  string
+		start func(*testing.T, *harness.Server, string) string
+	}{{"caddy", startCaddy}, {"nginx", startNginx}} {
+		t.Run(proxy.name, func(t *testing.T) {
+			curlScenario(t, proxy.start(t, s, dav.URL), key)
+		})
+	}
+}
+
+// curlScenario is curl --user against a Basic app behind site.
+func curlScenario(t *testing.T, site, key string) {
 	const challenge = `Www-Authenticate: Basic realm="App \"DAV\""`
 	for _, tc := range []struct {
 		name, user string
