@@ -595,7 +595,7 @@ func apiKeyCreate(ctx context.Context, env *Env, args []string, out io.Writer) e
 		return writeJSON(out, apiKeyJSON(k, *slug, strings.ToLower(strings.TrimSpace(*owner)), tok))
 	}
 	fmt.Fprintf(out, "%s\n", tok)
-	fmt.Fprintf(out, "(API key %s for app %s, shown once: send it as \"Authorization: Bearer <key>\")\n", k.Prefix, *slug)
+	fmt.Fprintf(out, "(API key %s for app %s, shown once: send it as \"Authorization: Bearer <key>\", or with --owner as the password of HTTP Basic at an app with --basic-auth)\n", k.Prefix, *slug)
 	return nil
 }
 
