@@ -6,8 +6,9 @@
 // A verify request is answered in four steps, each its own piece: the
 // Target (where the proxied request goes, from the proxy's headers), the
 // app (the host matched against forward_auth apps, compiled in memory), the
-// Caller (fa_token, then a bearer API key or access token, then the session
-// cookie), and decide, a pure function. The credentials and users behind a
+// Caller (a bearer API key or access token, or HTTP Basic at apps that
+// take it, then the session cookie, then an fa_token), and decide, a pure
+// function. The credentials and users behind a
 // decision are cached in memory by token hash and evicted the moment the
 // auth service announces a change, so a revoked session is refused on the
 // very next request and a cached hit reads nothing from the store.
