@@ -110,6 +110,13 @@ func TestVerify_BasicChallengeAndSessions(t *testing.T) {
 	if w := f.do(req{h: caddyHeaders("https", "files.example.com", "/"), cookie: tok}); w.Code != 200 || w.Header().Get("Remote-User") != "bob@example.com" {
 		t.Errorf("session: %d", w.Code)
 	}
+	// Bearer keys keep their own answers there.
+	if w := f.do(req{h: caddyHeaders("https", "files.example.com", "/"), bearer: f.annFiles}); w.Code != 200 || w.Header().Get("Remote-User") != "ann" {
+		t.Errorf("bearer key: %d", w.Code)
+	}
+	if w := f.do(req{h: caddyHeaders("https", "files.example.com", "/"), bearer: "nope"}); w.Code != 401 || !strings.HasPrefix(w.Header().Get("Www-Authenticate"), "Bearer") {
+		t.Errorf("bad bearer: %d %q", w.Code, w.Header().Get("Www-Authenticate"))
+	}
 	// An app without Basic ignores Basic credentials, as before: a
 	// browser is sent to sign in, others get 401 without a Basic challenge.
 	h := basicAt("wiki.example.com", "ann", f.annWiki)
