@@ -85,8 +85,15 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 
 func (a *app) controlEnv() *control.Env {
 	host := a.cfg.Host
-	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
-		ResetLink: func(token string) string { return ui.ResetURL(host, token) }}
+	env := &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
+		ResetLink:  func(token string) string { return ui.ResetURL(host, token) },
+		InviteLink: func(token string) string { return ui.InvitationURL(host, token) }}
+	if m := newMailer(a.cfg.SMTP); m != nil {
+		env.SendInvite = func(ctx context.Context, u *auth.User, link string) error {
+			return m.Send(ctx, ui.InvitationMail(u, link))
+		}
+	}
+	return env
 }
 
 func (a *app) Close() error { return a.store.Close() }

@@ -56,6 +56,7 @@ const (
 	PrefixAccessToken  = "cat_"
 	PrefixRefreshToken = "crt_"
 	PrefixResetToken   = "crs_"
+	PrefixInviteToken  = "civ_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

@@ -131,7 +131,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -193,6 +193,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathForgot, h.forgot)
 	mux.HandleFunc("GET "+pathReset, h.resetForm)
 	mux.HandleFunc("POST "+pathReset, h.reset)
+	mux.HandleFunc("GET "+pathInvitation, h.invitationForm)
+	mux.HandleFunc("POST "+pathInvitation, h.acceptInvitation)
 	mux.HandleFunc("POST /signout", h.signout)
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
