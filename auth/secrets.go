@@ -57,6 +57,7 @@ const (
 	PrefixRefreshToken = "crt_"
 	PrefixResetToken   = "crs_"
 	PrefixInviteToken  = "civ_"
+	PrefixMagicToken   = "cml_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

@@ -52,6 +52,7 @@ const (
 	PrefixTOTPEnrolment   Prefix = "totpenrol/"         // session id → TOTP secret offered on the security page (encrypted), TTL
 	PrefixPasswordReset   Prefix = "reset/"             // HMAC(reset token) → password-reset link, TTL
 	PrefixInvitation      Prefix = "invite/"            // HMAC(invitation token) → invitation link, TTL
+	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
 )
 
 // Key joins a prefix and an id into a key.
