@@ -104,7 +104,7 @@ func userCreate(ctx context.Context, env *Env, args []string, out io.Writer) err
 	}
 	status := ""
 	if u.Status == auth.StatusPendingInvitation {
-		status = " (no password yet: set one with `clinch user set-password`)"
+		status = " (no password yet: set one with `clinch user set-password`, or send an invitation with `clinch user invite`)"
 	}
 	_, err = fmt.Fprintf(out, "created user %s%s\n", u.Email, status)
 	return err
