@@ -85,8 +85,15 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 
 func (a *app) controlEnv() *control.Env {
 	host := a.cfg.Host
-	return &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
-		ResetLink: func(token string) string { return ui.ResetURL(host, token) }}
+	env := &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
+		ResetLink:  func(token string) string { return ui.ResetURL(host, token) },
+		InviteLink: func(token string) string { return ui.InvitationURL(host, token) }}
+	if m := newMailer(a.cfg.SMTP); m != nil {
+		env.SendInvite = func(ctx context.Context, u *auth.User, link string) error {
+			return m.Send(ctx, ui.InvitationMail(u, link))
+		}
+	}
+	return env
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -163,10 +170,10 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	mailer := newMailer(cfg.SMTP)
 	if mailer == nil {
-		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, and `clinch user reset-link --email E` prints a reset link")
+		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, `clinch user reset-link --email E` prints a reset link, `clinch user invite` prints the invitation link, and sign-in links by mail are off")
 	}
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)

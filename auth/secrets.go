@@ -56,6 +56,8 @@ const (
 	PrefixAccessToken  = "cat_"
 	PrefixRefreshToken = "crt_"
 	PrefixResetToken   = "crs_"
+	PrefixInviteToken  = "civ_"
+	PrefixMagicToken   = "cml_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

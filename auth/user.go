@@ -36,6 +36,9 @@ type User struct {
 	// another cost is not a change): a sign-in under way since before a
 	// change cannot finish. Users from before it was kept start at 0.
 	PasswordVersion uint64 `json:"password_version,omitempty"`
+	// InviteVersion counts the invitations sent; an invitation link names
+	// the version it was made under, so sending a new one voids the old.
+	InviteVersion uint64 `json:"invite_version,omitempty"`
 	// RequireSecondFactor: the user must sign in with a second factor
 	// (`clinch user totp require`); groups can require it too.
 	RequireSecondFactor bool `json:"require_second_factor,omitempty"`

@@ -38,6 +38,9 @@ type Config struct {
 	MetricsListen  string // "": /metrics is served on Listen
 	// SMTP is where mail goes; SMTP.Address "" sends none.
 	SMTP SMTP
+	// MagicLinks: people may ask for a sign-in link by mail (when mail is
+	// configured).
+	MagicLinks bool
 }
 
 // SMTP is the mail server's settings, named as the original Clinch
@@ -140,6 +143,10 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 	forceSSL := *val["FORCE_SSL"]
 	if c.ForceSSL, err = strconv.ParseBool(forceSSL); err != nil {
 		problems = append(problems, fmt.Sprintf("FORCE_SSL %q is not true or false", forceSSL))
+	}
+	magic := *val["CLINCH_MAGIC_LINKS"]
+	if c.MagicLinks, err = strconv.ParseBool(magic); err != nil {
+		problems = append(problems, fmt.Sprintf("CLINCH_MAGIC_LINKS %q is not true or false", magic))
 	}
 	logLevel := *val["CLINCH_LOG_LEVEL"]
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {

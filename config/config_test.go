@@ -36,6 +36,7 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 		"CLINCH_LOG_FORMAT":      "xml",
 		"CLINCH_LOG_LEVEL":       "loud",
 		"FORCE_SSL":              "maybe",
+		"CLINCH_MAGIC_LINKS":     "sometimes",
 		"SECRET_KEY_BASE":        "short",
 		"CLINCH_LISTEN":          "3000",
 		"CLINCH_BCRYPT_COST":     "40",
@@ -46,7 +47,7 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("Load = %v, want *Error", err)
 	}
-	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES"} {
+	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "CLINCH_MAGIC_LINKS", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("message does not name %s:\n%v", name, err)
 		}
@@ -131,7 +132,7 @@ func TestLoad_HelpListsEverySetting(t *testing.T) {
 	u := Usage()
 	for _, want := range []string{
 		"CLINCH_LISTEN", "--listen", "CLINCH_DATA_DIR", "--data-dir", "CLINCH_HOST", "--host",
-		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "CLINCH_WEBAUTHN_RP_ID", "--webauthn-rp-id", "FORCE_SSL", "--force-ssl",
+		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "CLINCH_WEBAUTHN_RP_ID", "--webauthn-rp-id", "FORCE_SSL", "--force-ssl", "CLINCH_MAGIC_LINKS", "--magic-links",
 		"CLINCH_TRUSTED_PROXIES", "--trusted-proxies", "CLINCH_LOG_LEVEL", "--log-level",
 		"CLINCH_LOG_FORMAT", "--log-format", "CLINCH_BCRYPT_COST", "--bcrypt-cost",
 		"SECRET_KEY_BASE", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY", "OIDC_PRIVATE_KEY_FILE",
@@ -201,5 +202,24 @@ func TestLoad_WebAuthnRPID(t *testing.T) {
 	c, err := Load(envOf(map[string]string{"CLINCH_HOST": "https://auth.example.com", "CLINCH_WEBAUTHN_RP_ID": "auth.example.com"}), []string{"--webauthn-rp-id", "example.com"}, io.Discard)
 	if err != nil || c.WebAuthnRPID != "example.com" {
 		t.Fatalf("--webauthn-rp-id: %+v, %v", c, err)
+	}
+}
+
+func TestLoad_MagicLinks(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{nil, nil, true},
+		{map[string]string{"CLINCH_MAGIC_LINKS": "false"}, nil, false},
+		{nil, []string{"--magic-links=false"}, false},
+		{map[string]string{"CLINCH_MAGIC_LINKS": "false"}, []string{"--magic-links=true"}, true},
+	}
+	for _, tt := range tests {
+		c, err := Load(envOf(tt.env), tt.args, io.Discard)
+		if err != nil || c.MagicLinks != tt.want {
+			t.Errorf("Load(%v, %v): MagicLinks %v, %v; want %v", tt.env, tt.args, c != nil && c.MagicLinks, err, tt.want)
+		}
 	}
 }

@@ -36,6 +36,12 @@ type Env struct {
 	// ResetLink is the URL a password-reset token is used at; nil: reset
 	// links cannot be printed.
 	ResetLink func(token string) string
+	// InviteLink is the URL an invitation token is used at; nil:
+	// invitations cannot be made here.
+	InviteLink func(token string) string
+	// SendInvite mails an invitation link to the user; nil when no mail is
+	// configured, and `user invite` prints the link instead.
+	SendInvite func(ctx context.Context, u *auth.User, link string) error
 	// Stdin is what the CLI read for the command: the password piped in
 	// for --password-stdin, or the file named by --in (Command.InFile).
 	Stdin []byte

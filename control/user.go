@@ -57,6 +57,7 @@ func userJSON(u *auth.User, groups []string) UserJSON {
 func userCommands() []Command {
 	return []Command{
 		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--password-stdin] [--json]", Run: userCreate},
+		{Name: "user invite", Summary: "--email E [--name N] [--group G]... (mails a single-use link to set a password, valid 7 days; prints it when mail is off; re-inviting voids the old link)", Run: userInvite},
 		{Name: "user list", Summary: "[--json]", Run: userList},
 		{Name: "user set-password", Summary: "--email E --password-stdin", Run: userSetPassword},
 		{Name: "user reset-link", Summary: "--email E (prints a single-use password-reset link, valid 1 hour)", Run: userResetLink},
@@ -103,7 +104,7 @@ func userCreate(ctx context.Context, env *Env, args []string, out io.Writer) err
 	}
 	status := ""
 	if u.Status == auth.StatusPendingInvitation {
-		status = " (no password yet: set one with `clinch user set-password`)"
+		status = " (no password yet: set one with `clinch user set-password`, or send an invitation with `clinch user invite`)"
 	}
 	_, err = fmt.Fprintf(out, "created user %s%s\n", u.Email, status)
 	return err
@@ -291,5 +292,45 @@ func userResetLink(ctx context.Context, env *Env, args []string, out io.Writer) 
 	}
 	_, err = fmt.Fprintf(out, "password-reset link for %s (works once, within %s; using it signs the user out everywhere):\n%s\n",
 		u.Email, auth.ResetTTL, env.ResetLink(tok))
+	return err
+}
+
+func userInvite(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user invite")
+	var in auth.NewUser
+	var groups list
+	fs.StringVar(&in.Email, "email", "", "email address (required)")
+	fs.StringVar(&in.DisplayName, "name", "", "display name (new users only)")
+	fs.Var(&groups, "group", "group to join (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if in.Email == "" {
+		return usagef("--email is required")
+	}
+	if env.InviteLink == nil {
+		return errors.New("invitations are not available here")
+	}
+	in.Groups = groups
+	tok, u, created, err := env.Auth.Invite(ctx, in)
+	if errors.Is(err, auth.ErrNotInvitable) {
+		return fmt.Errorf("%s already has an account (active or disabled); only users awaiting an invitation can be invited: %w", in.Email, err)
+	}
+	if err != nil {
+		return err
+	}
+	what := "invited"
+	if !created {
+		what = "re-invited (the earlier link no longer works)"
+	}
+	link := env.InviteLink(tok)
+	if env.SendInvite == nil {
+		_, err = fmt.Fprintf(out, "%s %s; mail is off, so hand them this link (works once, within %s):\n%s\n", what, u.Email, auth.InviteTTL, link)
+		return err
+	}
+	if err := env.SendInvite(ctx, u, link); err != nil {
+		return fmt.Errorf("%s %s, but the mail was not sent (run the command again to send a new link): %w", what, u.Email, err)
+	}
+	_, err = fmt.Fprintf(out, "%s %s; the link (works once, within %s) was mailed to them\n", what, u.Email, auth.InviteTTL)
 	return err
 }

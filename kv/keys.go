@@ -51,6 +51,8 @@ const (
 	PrefixSecondFactors   Prefix = "mfa/"               // user id → the user's TOTP (encrypted) and backup codes (hashed)
 	PrefixTOTPEnrolment   Prefix = "totpenrol/"         // session id → TOTP secret offered on the security page (encrypted), TTL
 	PrefixPasswordReset   Prefix = "reset/"             // HMAC(reset token) → password-reset link, TTL
+	PrefixInvitation      Prefix = "invite/"            // HMAC(invitation token) → invitation link, TTL
+	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
 )
 
 // Key joins a prefix and an id into a key.

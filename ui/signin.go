@@ -56,6 +56,9 @@ func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request, p *page, st
 	if step != nil {
 		p.Authz, p.AppName = step.ID, step.AppName
 	}
+	if h.magicOn() {
+		p.MagicHref = magicHref(p.RD, p.Authz)
+	}
 	h.widenFormAction(w, r, p.RD, step)
 	return p
 }

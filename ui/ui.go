@@ -61,6 +61,9 @@ type Config struct {
 	// Mailer sends password-reset links; nil: no mail is configured, and
 	// the forgot-password page says to ask an administrator.
 	Mailer Mailer
+	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
+	// is set); see magiclink.go.
+	MagicLinks bool
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -91,6 +94,7 @@ type Handler struct {
 	pending  func(*http.Request, string) (*Continuation, bool)
 	ready    func() bool
 	mailer   Mailer
+	magic    bool
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -121,7 +125,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -131,7 +135,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -193,6 +197,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathForgot, h.forgot)
 	mux.HandleFunc("GET "+pathReset, h.resetForm)
 	mux.HandleFunc("POST "+pathReset, h.reset)
+	mux.HandleFunc("GET "+pathInvitation, h.invitationForm)
+	mux.HandleFunc("GET "+pathMagicRequest, h.magicRequestForm)
+	mux.HandleFunc("POST "+pathMagicRequest, h.magicRequest)
+	mux.HandleFunc("GET "+pathMagicLink, h.magicLinkForm)
+	mux.HandleFunc("POST "+pathMagicLink, h.useMagicLink)
+	mux.HandleFunc("POST "+pathInvitation, h.acceptInvitation)
 	mux.HandleFunc("POST /signout", h.signout)
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
@@ -273,6 +283,8 @@ type page struct {
 	// link does not work
 	MailOn, Sent, BadLink bool
 	Token                 string
+	// sign-in page: the link to ask for a sign-in link by mail, when on
+	MagicHref string
 }
 
 // AppLink is one application on the home page.
