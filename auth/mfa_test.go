@@ -365,7 +365,9 @@ func TestSignIn_ChangedMidWayGetsNoSession(t *testing.T) {
 				}
 				finish := f.svc.SignInSecondFactor
 				if step == auth.StepSetupTOTP {
-					finish = f.svc.SignInSetupTOTP
+					finish = func(ctx context.Context, token, code, ip string) (*auth.SignInResult, error) {
+						return f.svc.SignInSetupTOTP(ctx, token, code, "", ip)
+					}
 				}
 				done, err := finish(ctx, res.PendingToken, authtest.TOTP(t, secret, f.clock()), "10.0.7.1")
 				if !errors.Is(err, auth.ErrNoSignIn) {
@@ -436,7 +438,7 @@ func TestSetupTOTP_OnlyTheOfferedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	const attacker = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	if _, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, attacker, f.clock()), "10.0.9.1"); !errors.Is(err, auth.ErrWrongCode) {
+	if _, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, attacker, f.clock()), "", "10.0.9.1"); !errors.Is(err, auth.ErrWrongCode) {
 		t.Fatalf("a code of another secret at set-up: %v, want ErrWrongCode", err)
 	}
 	if again, _ := f.svc.PendingSignIn(ctx, res.PendingToken); again == nil {
@@ -444,7 +446,7 @@ func TestSetupTOTP_OnlyTheOfferedSecret(t *testing.T) {
 	} else if s, _ := f.svc.SetupSecret(again); s != offered {
 		t.Fatal("the offered secret changed after a wrong code")
 	}
-	done, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, offered, f.clock()), "10.0.9.1")
+	done, err := f.svc.SignInSetupTOTP(ctx, res.PendingToken, authtest.TOTP(t, offered, f.clock()), "", "10.0.9.1")
 	if err != nil || !done.Done() || len(done.BackupCodes) != auth.BackupCodeCount {
 		t.Fatalf("set-up with the offered secret: %+v, %v", done, err)
 	}
@@ -607,6 +609,45 @@ func TestStepUp(t *testing.T) {
 	_, token, _ = f.svc.StartSession(ctx, bob, "10.2.0.3", "test", false, "1", []string{"pwd"})
 	if up, err := f.svc.BeginStepUp(ctx, token, auth.StepUp{}); err != nil || up.Pending.Step != auth.StepSetupTOTP {
 		t.Fatalf("step-up of a user without a second factor: %+v, %v", up, err)
+	}
+}
+
+// A step-up of a user without a second factor is a TOTP set-up that starts
+// from a session, not a password: a stolen session cookie alone must not
+// enrol the thief's authenticator (acr "2", and the owner locked out).
+func TestStepUp_StolenSessionCannotEnrolTOTP(t *testing.T) {
+	f := newSignInFixture(t, 4)
+	ctx := context.Background()
+	bob := f.mfaUser(t, "bob@example.com")
+	_, token, err := f.svc.StartSession(ctx, bob, "10.2.0.4", "test", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := f.svc.BeginStepUp(ctx, token, auth.StepUp{IP: "10.2.0.4"})
+	if err != nil || up.Pending.Step != auth.StepSetupTOTP {
+		t.Fatalf("step-up: %+v, %v", up, err)
+	}
+	secret, err := f.svc.SetupSecret(up.Pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, password string
+		want           error
+	}{
+		{"no password", "", auth.ErrPasswordRequired},
+		{"wrong password", "not bob's password", auth.ErrInvalidCredentials},
+	} {
+		if _, err := f.svc.SignInSetupTOTP(ctx, up.PendingToken, authtest.TOTP(t, secret, f.clock()), tt.password, "10.2.0.4"); !errors.Is(err, tt.want) {
+			t.Fatalf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+		if st, err := f.svc.SecondFactorStatus(ctx, bob.ID); err != nil || st.TOTP {
+			t.Fatalf("%s: a TOTP was enrolled (%+v, %v)", tt.name, st, err)
+		}
+	}
+	done, err := f.svc.SignInSetupTOTP(ctx, up.PendingToken, authtest.TOTP(t, secret, f.clock()), mfaPassword, "10.2.0.4")
+	if err != nil || done.Session == nil || done.Session.ACR != auth.ACRSecondFactor {
+		t.Fatalf("with the password: %+v, %v", done, err)
 	}
 }
 

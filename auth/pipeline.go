@@ -299,16 +299,26 @@ func (s *Service) SignInSecondFactor(ctx context.Context, token, code, ip string
 // saved. Input that cannot be a code is a *CodeFormatError; a wrong code
 // ErrWrongCode (nothing saved); ErrNoSignIn when the pending sign-in is
 // gone, or the user set up TOTP meanwhile elsewhere.
-func (s *Service) SignInSetupTOTP(ctx context.Context, token, code, ip string) (*SignInResult, error) {
+func (s *Service) SignInSetupTOTP(ctx context.Context, token, code, password, ip string) (*SignInResult, error) {
 	_, norm, err := ParseCode(code, false)
 	if err != nil {
 		return nil, err
+	}
+	id := s.signInIDOf(token)
+	// A step-up starts from a session, not from a password: whoever holds
+	// a stolen session cookie of a user without a second factor must not
+	// be able to enrol their own authenticator this way (and so get acr
+	// "2" and lock the owner out). The password is asked, as on the
+	// security page.
+	if p, err := s.PendingSignIn(ctx, token); err == nil && p.StepUp {
+		if err := s.confirmPassword(ctx, p.UserID, password, ip); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	if err := s.hitIP(ctx, ip, now); err != nil {
 		return nil, err
 	}
-	id := s.signInIDOf(token)
 	var res *SignInResult
 	var ended *Session
 	var codes []string

@@ -158,6 +158,9 @@ func (h *Handler) setupPage(w http.ResponseWriter, r *http.Request, p *auth.Pend
 	pg.Title = "Set up two-step verification"
 	pg.Action = pathSetupTOTP
 	pg.Required = !p.StepUp
+	// A step-up began from a session, not a password: the password is
+	// asked with the code (auth.SignInSetupTOTP checks it).
+	pg.AskPassword = p.StepUp
 	secret, err := h.auth.SetupSecret(p)
 	if err == nil {
 		err = h.totpImage(pg, u, secret)
@@ -180,8 +183,19 @@ func (h *Handler) setupTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := web.ClientIP(r, h.trusted)
-	res, err := h.auth.SignInSetupTOTP(r.Context(), web.SignInToken(r), r.PostFormValue("code"), ip)
+	res, err := h.auth.SignInSetupTOTP(r.Context(), web.SignInToken(r), r.PostFormValue("code"), r.PostFormValue("password"), ip)
 	if err != nil {
+		if errors.Is(err, auth.ErrPasswordRequired) {
+			pg.Error = "Enter your current password as well as the code."
+			h.render(w, r, http.StatusBadRequest, "setuptotp", pg)
+			return
+		}
+		if errors.Is(err, auth.ErrInvalidCredentials) {
+			web.Logger(r, h.log).Info("totp set-up at step-up refused", "user_id", p.UserID, "reason", "wrong password")
+			pg.Error = "That password is not right. Enter your current password and a new code from the app."
+			h.render(w, r, http.StatusUnauthorized, "setuptotp", pg)
+			return
+		}
 		if errors.Is(err, auth.ErrWrongCode) {
 			pg.Error = "That code is not right. Enter the 6 digits your authenticator app shows now for this account (they change every 30 seconds)."
 			h.render(w, r, http.StatusUnauthorized, "setuptotp", pg)

@@ -30,6 +30,9 @@ func TestStepUpAtOAuth2ProxyWithACRValues(t *testing.T) {
 	signIn(tab, "cai", "/signin/setup-totp")
 	tab.Shot("stepup-oauth2-proxy-setup")
 	secret := tab.TextOf("#totp-secret")
+	// The step-up began from a session, not a password: the set-up asks
+	// for the password with the code.
+	tab.Type(`input[name="password"]`, password)
 	enterCode(tab, newAuthenticator(t, secret).code(), "/signin/setup-totp")
 	tab.See("Two-step verification is on")
 	backupCodes(tab)
