@@ -100,30 +100,12 @@ func (s *Service) InvitationUser(ctx context.Context, token string) (*User, erro
 }
 
 func (s *Service) invitationUser(t *kv.Txn, token string) (*User, error) {
-	notFound := fmt.Errorf("invitation link: %w", ErrNotFound)
-	if !HasPrefix(token, PrefixInviteToken) {
-		return nil, notFound
-	}
-	b, err := t.Get(kv.PrefixInvitation.Key(s.secrets.Hash(token)))
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, notFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rec inviteRecord
-	if err := json.Unmarshal(b, &rec); err != nil || !s.now().Before(rec.ExpiresAt) {
-		return nil, notFound
-	}
-	u, err := s.users.Get(t, rec.UserID)
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, notFound
-	}
+	u, rec, err := readLink[inviteRecord](s, t, token, PrefixInviteToken, kv.PrefixInvitation, "invitation link")
 	if err != nil {
 		return nil, err
 	}
 	if u.Status != StatusPendingInvitation || u.InviteVersion != rec.InviteVersion {
-		return nil, notFound
+		return nil, fmt.Errorf("invitation link: %w", ErrNotFound)
 	}
 	return u, nil
 }

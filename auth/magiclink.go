@@ -126,32 +126,14 @@ func (s *Service) MagicLinkInfo(ctx context.Context, token string) (*MagicLink, 
 }
 
 func (s *Service) magicLink(t *kv.Txn, token string) (*User, *magicRecord, error) {
-	notFound := fmt.Errorf("sign-in link: %w", ErrNotFound)
-	if !HasPrefix(token, PrefixMagicToken) {
-		return nil, nil, notFound
-	}
-	b, err := t.Get(kv.PrefixMagicLink.Key(s.secrets.Hash(token)))
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, nil, notFound
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var rec magicRecord
-	if err := json.Unmarshal(b, &rec); err != nil || !s.now().Before(rec.ExpiresAt) {
-		return nil, nil, notFound
-	}
-	u, err := s.users.Get(t, rec.UserID)
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, nil, notFound
-	}
+	u, rec, err := readLink[magicRecord](s, t, token, PrefixMagicToken, kv.PrefixMagicLink, "sign-in link")
 	if err != nil {
 		return nil, nil, err
 	}
 	if u.Status != StatusActive {
-		return nil, nil, notFound
+		return nil, nil, fmt.Errorf("sign-in link: %w", ErrNotFound)
 	}
-	return u, &rec, nil
+	return u, rec, nil
 }
 
 // MagicSignIn is the input to UseMagicLink.

@@ -104,30 +104,12 @@ func (s *Service) PasswordResetUser(ctx context.Context, token string) (*User, e
 
 // resetUser checks a reset token inside a transaction.
 func (s *Service) resetUser(t *kv.Txn, token string) (*User, error) {
-	notFound := fmt.Errorf("password reset link: %w", ErrNotFound)
-	if !HasPrefix(token, PrefixResetToken) {
-		return nil, notFound
-	}
-	b, err := t.Get(kv.PrefixPasswordReset.Key(s.secrets.Hash(token)))
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, notFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rec resetRecord
-	if err := json.Unmarshal(b, &rec); err != nil || !s.now().Before(rec.ExpiresAt) {
-		return nil, notFound
-	}
-	u, err := s.users.Get(t, rec.UserID)
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, notFound
-	}
+	u, rec, err := readLink[resetRecord](s, t, token, PrefixResetToken, kv.PrefixPasswordReset, "password reset link")
 	if err != nil {
 		return nil, err
 	}
 	if u.Status != StatusActive || u.PasswordVersion != rec.PasswordVersion {
-		return nil, notFound
+		return nil, fmt.Errorf("password reset link: %w", ErrNotFound)
 	}
 	return u, nil
 }

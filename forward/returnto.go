@@ -9,9 +9,6 @@ import (
 	"github.com/clinchsso/clinch/web"
 )
 
-// FATokenTTL is how long an fa_token may wait for its first request.
-const FATokenTTL = auth.FATokenTTL
-
 // ReturnTo decides where sign-in sends a browser whose return URL is on a
 // host other than CLINCH_HOST. u must already be a clean absolute URL
 // (web.ParseReturnURL). Only a host covered by an active forward_auth app

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/clinchsso/clinch/auth"
@@ -95,7 +93,7 @@ func (h *Handler) magicRequest(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &rl):
 		p.Error = "Too many requests for a sign-in link. Try again in " + humanWait(rl.RetryAfter) + ", or sign in with your password."
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
+		setRetryAfter(w, rl.RetryAfter)
 		h.render(w, r, http.StatusTooManyRequests, "magic", p)
 		return
 	case err != nil:

@@ -3,9 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
@@ -216,7 +214,7 @@ func (h *Handler) beginFailed(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.As(err, &rl):
 		web.Logger(r, h.log).Warn("passkey request rate limited", "ip", web.ClientIP(r, h.trusted), "scope", rl.Scope)
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
+		setRetryAfter(w, rl.RetryAfter)
 		writeJSONError(w, http.StatusTooManyRequests, "Too many passkey requests. For your safety they are paused; try again in "+humanWait(rl.RetryAfter)+".")
 	case errors.Is(err, auth.ErrPasskeysOff):
 		writeJSONError(w, http.StatusNotFound, "Passkeys are not available on this server.")

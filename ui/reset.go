@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -89,7 +87,7 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &rl):
 		p.Error = "Too many requests for a reset link. Try again in " + humanWait(rl.RetryAfter) + "."
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
+		setRetryAfter(w, rl.RetryAfter)
 		h.render(w, r, http.StatusTooManyRequests, "forgot", p)
 		return
 	case err != nil:

@@ -211,11 +211,12 @@ func stepPath(s auth.SignInStep) string {
 
 func (h *Handler) rateLimited(w http.ResponseWriter, rl *auth.RateLimitError) {
 	h.countSignIn(metrics.SigninRateLimited)
-	secs := int(math.Ceil(rl.RetryAfter.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	setRetryAfter(w, rl.RetryAfter)
+}
+
+// setRetryAfter says in whole seconds (at least one) when to try again.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
 }
 
 func (h *Handler) countSignIn(result string) {

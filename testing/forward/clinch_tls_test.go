@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -140,7 +139,6 @@ func startCaddyForClinch(t *testing.T, port int, clinchAddr string) *x509.CertPo
 // startNginxForClinch runs docs/proxy/clinch-nginx.conf with its name,
 // port, certificate and upstream replaced, and a certificate made here.
 func startNginxForClinch(t *testing.T, port int, clinchAddr string) *x509.CertPool {
-	bin := harness.NeedTool(t, "nginx")
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir, authHost)
 	b, err := os.ReadFile(docsFile(t, "clinch-nginx.conf"))
@@ -159,34 +157,7 @@ func startNginxForClinch(t *testing.T, port int, clinchAddr string) *x509.CertPo
 			t.Fatalf("docs/proxy/clinch-nginx.conf no longer has the placeholder for %s", want)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;\n" // workers must read the root-owned temp dir
-	}
-	main := fmt.Sprintf(`%sdaemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events { worker_connections 64; }
-http {
-    access_log %[2]s/access.log;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    include %[2]s/site.conf;
-}
-`, user, dir)
-	cfg := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfg, []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", cfg, "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	startProcess(t, port, filepath.Join(dir, "nginx.log"), cmd)
+	harness.StartNginx(t, site, port)
 	return pool
 }
 

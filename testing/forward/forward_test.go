@@ -16,7 +16,6 @@ package forward
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -200,8 +199,6 @@ func startNginx(t *testing.T, s *harness.Server, upstream string) string {
 // startNginxEdited is startNginx with edit applied to the site
 // configuration after the addresses are replaced (nil: as documented).
 func startNginxEdited(t *testing.T, s *harness.Server, upstream string, edit func(*testing.T, string) string) string {
-	bin := harness.NeedTool(t, "nginx")
-	dir := t.TempDir()
 	port := harness.FreePort(t)
 	b, err := os.ReadFile(docsFile(t, "nginx.conf"))
 	if err != nil {
@@ -225,34 +222,7 @@ func startNginxEdited(t *testing.T, s *harness.Server, upstream string, edit fun
 	if edit != nil {
 		site = edit(t, site)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;\n" // workers must read the root-owned temp dir
-	}
-	main := fmt.Sprintf(`%sdaemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events { worker_connections 64; }
-http {
-    access_log %[2]s/access.log;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    include %[2]s/site.conf;
-}
-`, user, dir)
-	cfg := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfg, []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", cfg, "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	startProcess(t, port, filepath.Join(dir, "nginx.log"), cmd)
+	harness.StartNginx(t, site, port)
 	return "http://" + hostPort
 }
 
