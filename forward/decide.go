@@ -40,6 +40,7 @@ const (
 	outStepUp             // signed in without the second factor the app requires: the step-up page
 	outBypass             // a bypass rule: through without identity, identity headers blank
 	outBasic              // at an app with Basic auth: 401 with a Basic challenge
+	outLimited            // too many failed credentials from the client's address: 429
 	nOutcomes
 )
 
@@ -54,6 +55,7 @@ var outcomeNames = [nOutcomes]string{
 	outStepUp:     "step_up",
 	outBypass:     "bypass",
 	outBasic:      "basic_required",
+	outLimited:    "rate_limited",
 }
 
 func (o outcome) String() string { return outcomeNames[o] }
@@ -117,7 +119,7 @@ func decide(app *fwdApp, q ruleReq, c Caller) outcome {
 // severity orders the verdicts readings can give, the strictest last.
 var severity = [nOutcomes]uint8{
 	outBypass: 0, outAllowed: 1, outSignIn: 2, outStepUp: 3, outBadToken: 4, outBasic: 4, outForbidden: 5,
-	outNoApp: 6, outBadRequest: 6, outError: 6,
+	outNoApp: 6, outBadRequest: 6, outError: 6, outLimited: 6,
 }
 
 // identify checks the caller's credential at the app: outAllowed when it
@@ -233,4 +235,64 @@ func memberOf(user, rule []string) bool {
 		}
 	}
 	return false
+}
+
+// Why a bearer credential was refused, in the 401's JSON body: a client
+// that holds a token can learn what is wrong with it, nothing about
+// anyone else.
+const (
+	reasonInvalid     = "invalid or expired"
+	reasonOtherApp    = "not valid for this app"
+	reasonAppInactive = "app inactive"
+	reasonGroups      = "insufficient group membership"
+	reasonRule        = "denied by an access rule"
+)
+
+// bearerReason names why decide refused a bearer caller at app (o is its
+// verdict, not allowed and not bypass). It repeats identify's checks in
+// the same order; only refusals pay for it.
+func bearerReason(app *fwdApp, c Caller, o outcome) string {
+	if app == nil {
+		return reasonOtherApp
+	}
+	if !app.Active {
+		return reasonAppInactive
+	}
+	cr := c.cred
+	if cr == nil {
+		return reasonInvalid
+	}
+	switch cr.kind {
+	case credAPIKey:
+		if cr.appID != app.ID {
+			return reasonOtherApp
+		}
+	case credAccessToken:
+		if cr.client == nil || !slices.Contains(app.AcceptTokensFrom, cr.client.ID) {
+			return reasonOtherApp
+		}
+		if !cr.client.Active {
+			return reasonAppInactive
+		}
+		if cr.userID != "" {
+			if c.user == nil || c.user.status != auth.StatusActive {
+				return reasonInvalid
+			}
+			if !auth.CanUse(cr.client, c.user.status, c.user.groups) {
+				return reasonGroups
+			}
+		}
+	default:
+		return reasonInvalid
+	}
+	if cr.userID != "" && (c.user == nil || c.user.status != auth.StatusActive) {
+		return reasonInvalid
+	}
+	switch {
+	case o != outForbidden:
+		return reasonInvalid
+	case c.user != nil && !auth.CanUse(app.App, c.user.status, c.user.groups), len(app.rules.rules) == 0:
+		return reasonGroups
+	}
+	return reasonRule
 }

@@ -30,9 +30,11 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +97,8 @@ type Verifier struct {
 	trusted []netip.Prefix
 	cache   *cache
 	page    *template.Template
+	// failures counts refused credentials per client address.
+	failures *failures
 
 	appsGen atomic.Uint64
 	apps    atomic.Pointer[appTable]
@@ -134,7 +138,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
-		cache: newCache(), page: page,
+		cache: newCache(), page: page, failures: newFailures(),
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -223,6 +227,18 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return outBadRequest
 	}
 	ctx := r.Context()
+	// Only requests with credentials in Authorization are limited and
+	// counted; the rest never look at the table.
+	var failAddr netip.Addr
+	scheme := authScheme(r.Header)
+	if scheme != "" {
+		failAddr = failKey(r, v.trusted)
+		if left := v.failures.blocked(failAddr, v.auth.Now()); left > 0 {
+			h["Retry-After"] = []string{strconv.Itoa(int(math.Ceil(left.Seconds())))}
+			plain(w, http.StatusTooManyRequests, "too many failed attempts from this address; try again later\n")
+			return outLimited
+		}
+	}
 	tbl, err := v.table(ctx)
 	if err != nil {
 		return v.fail(w, err)
@@ -230,6 +246,11 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	app := tbl.match(t.Host)
 	if app == nil || !app.Active {
 		v.log.Debug("verify: no active app for host", "host", t.Host)
+		if scheme == "bearer" {
+			v.failures.fail(failAddr, v.auth.Now())
+			bearerRefused(w, bearerReason(app, Caller{}, outNoApp))
+			return outBadToken
+		}
 		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
 		return outNoApp
 	}
@@ -249,6 +270,20 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if app.BasicAuth && basicRefusal(o, c.via) {
 		o = outBasic
 	}
+	if c.via == viaBearer && o != outAllowed && o != outBypass {
+		// Every refusal of a bearer credential is 401 with its reason:
+		// API clients act on it, and a redirect or a 403 page means
+		// nothing to them.
+		if o == outBadToken || o == outForbidden {
+			v.failures.fail(failAddr, v.auth.Now())
+		}
+		bearerRefused(w, bearerReason(app, c, o))
+		v.log.Debug("verify: refused", "app", app.Slug, "outcome", o.String())
+		return outBadToken
+	}
+	if o == outBasic && c.via == viaBasic {
+		v.failures.fail(failAddr, v.auth.Now())
+	}
 	switch o {
 	case outAllowed:
 		v.allow(h, app, c)
@@ -261,8 +296,7 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	case outStepUp:
 		v.signIn(w, r, t, StepUpPath)
 	case outBadToken:
-		h["Www-Authenticate"] = bearerInvalid
-		plain(w, http.StatusUnauthorized, "invalid or expired bearer token\n")
+		bearerRefused(w, reasonInvalid)
 	case outBasic:
 		h["Www-Authenticate"] = app.challenge
 		plain(w, http.StatusUnauthorized, "credentials required for "+headerValue(app.Name)+"\n")
@@ -285,6 +319,7 @@ var (
 	noStore       = []string{"no-store"}
 	bearerInvalid = []string{`Bearer realm="clinch", error="invalid_token"`}
 	textPlain     = []string{"text/plain; charset=utf-8"}
+	appJSON       = []string{"application/json"}
 	nosniff       = []string{"nosniff"}
 	emptyValue    = []string{""}
 )
@@ -295,6 +330,35 @@ func plain(w http.ResponseWriter, status int, msg string) {
 	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
 	w.Write([]byte(msg))
+}
+
+// bearerRefused answers a refused bearer credential: 401, a Bearer
+// challenge and {"error": reason}. The reasons are constants, so the body
+// needs no encoder.
+func bearerRefused(w http.ResponseWriter, reason string) {
+	h := w.Header()
+	h["Www-Authenticate"] = bearerInvalid
+	h["Content-Type"] = appJSON
+	h["X-Content-Type-Options"] = nosniff
+	w.WriteHeader(http.StatusUnauthorized)
+	w.Write([]byte(`{"error":"` + reason + `"}` + "\n"))
+}
+
+// authScheme is "bearer" or "basic" when the request carries such an
+// Authorization header, else "".
+func authScheme(h http.Header) string {
+	v := h["Authorization"]
+	if len(v) == 0 {
+		return ""
+	}
+	scheme, _, _ := strings.Cut(v[0], " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		return "bearer"
+	case strings.EqualFold(scheme, "Basic"):
+		return "basic"
+	}
+	return ""
 }
 
 func (v *Verifier) fail(w http.ResponseWriter, err error) outcome {

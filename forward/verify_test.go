@@ -295,9 +295,10 @@ func TestVerify_APIKeys(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("Remote-User") != "wiki" || w.Header().Get("Remote-Email") != "" || w.Header().Get("Remote-Groups") != "" {
 		t.Errorf("service key: %d %v", w.Code, w.Header())
 	}
-	// A key of a user outside the allowed groups: 403.
-	if w = f.do(req{h: wiki("/"), bearer: bobKey}); w.Code != 403 {
-		t.Errorf("bob's key: %d", w.Code)
+	// A key of a user outside the allowed groups: 401 saying so (a bearer
+	// failure is never a 403).
+	if w = f.do(req{h: wiki("/"), bearer: bobKey}); w.Code != 401 || !strings.Contains(w.Body.String(), reasonGroups) {
+		t.Errorf("bob's key: %d %s", w.Code, w.Body)
 	}
 	// A key is bound to its app.
 	if w = f.do(req{h: wiki("/"), bearer: mediaKey}); w.Code != 401 || w.Header().Get("Www-Authenticate") == "" {

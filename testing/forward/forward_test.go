@@ -346,6 +346,10 @@ func scenario(t *testing.T, s *harness.Server, site, proxy string) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("revoked API key: %s (WWW-Authenticate %q), want 401 Bearer\n%s", resp.Status, resp.Header.Get("WWW-Authenticate"), body)
 	}
+	// Caddy hands the reason on to the API client; nginx keeps only the status.
+	if proxy == "caddy" && strings.TrimSpace(body) != `{"error":"invalid or expired"}` {
+		t.Errorf("revoked API key: body %q, want the reason as JSON", body)
+	}
 
 	// 7. Sign-out: the very next proxied request is refused.
 	harness.SignOut(t, c, s)
