@@ -8,7 +8,9 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -176,7 +178,11 @@ func (s *SMTP) compose(m Message) (*gomail.Msg, error) {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	msg.SetMessageID()
+	// The sender's domain, not the host name go-mail would use: the
+	// header then says nothing about the machine Clinch runs on.
+	var id [12]byte
+	rand.Read(id[:])
+	msg.SetMessageIDWithValue(hex.EncodeToString(id[:]) + "@" + from.Address[strings.LastIndexByte(from.Address, '@')+1:])
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
