@@ -50,8 +50,9 @@ type Server struct {
 	Port int
 	msgs chan Message
 	// refusals counts the deliveries refused so far.
-	refusals atomic.Int64
-	refuse   int64
+	refusals   atomic.Int64
+	refuse     int64
+	refuseCode int
 }
 
 // Options make the server speak TLS and ask for a password.
@@ -64,8 +65,10 @@ type Options struct {
 	// PLAIN accepts.
 	Username, Password string
 	// Refuse answers the first Refuse deliveries (their DATA) with a
-	// temporary failure, 451; -1 refuses every one.
-	Refuse int
+	// failure; -1 refuses every one. RefuseCode is the reply code: 451
+	// (try again later) when 0, or a permanent one such as 550.
+	Refuse     int
+	RefuseCode int
 }
 
 // Start listens on a free port of 127.0.0.1, in plain text, and accepts
@@ -79,7 +82,10 @@ func StartWith(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatalf("mailtest: %v", err)
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, msgs: make(chan Message, 16), refuse: int64(o.Refuse)}
+	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, msgs: make(chan Message, 16), refuse: int64(o.Refuse), refuseCode: o.RefuseCode}
+	if s.refuseCode == 0 {
+		s.refuseCode = 451
+	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s, user: o.Username, pass: o.Password}, nil
 	}))
@@ -160,7 +166,10 @@ func (s *session) Data(r io.Reader) error {
 	if s.srv.refuse < 0 || s.srv.refusals.Load() < s.srv.refuse {
 		io.Copy(io.Discard, r)
 		s.srv.refusals.Add(1)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailtest: try again later"}
+		if s.srv.refuseCode >= 500 {
+			return &smtp.SMTPError{Code: s.srv.refuseCode, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "mailtest: refused for good"}
+		}
+		return &smtp.SMTPError{Code: s.srv.refuseCode, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailtest: try again later"}
 	}
 	m, err := mail.ReadMessage(r)
 	if err != nil {

@@ -261,3 +261,21 @@ func TestOutbox_RefusesWhatCannotBeQueued(t *testing.T) {
 		t.Errorf("Status = %+v, %v", st, err)
 	}
 }
+
+// A permanent refusal (5xx) is given up at once: trying again would only
+// be refused again.
+func TestOutbox_GivesUpAtOnceOnAPermanentRefusal(t *testing.T) {
+	ctx := timeout(t)
+	srv := mailtest.StartWith(t, mailtest.Options{Refuse: -1, RefuseCode: 550})
+	f := start(t, ctx, kvtest.Open(t), srv, 5)
+	if err := f.box.Send(ctx, message()); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, ctx, f.events.failed, "failed event")
+	if n := srv.Refused(); n != 1 {
+		t.Errorf("server saw %d attempts, want 1", n)
+	}
+	if st, err := f.box.Status(ctx); err != nil || st.Failed != 1 || !strings.Contains(st.LastError, "550") {
+		t.Errorf("Status = %+v, %v", st, err)
+	}
+}
