@@ -322,10 +322,10 @@ func (o *Outbox) attempt(ctx context.Context, r *record) (time.Time, error) {
 		}
 		return time.Time{}, nil
 	}
-	o.noteFailure(err)
 	if r.Attempts >= o.cfg.Attempts || errors.Is(err, mail.ErrInvalid) || errors.Is(err, mail.ErrRejected) {
 		return time.Time{}, o.giveUp(ctx, log, r, m.Subject, err)
 	}
+	o.noteFailure(err)
 	r.Next = time.Now().Add(o.backoff(r.Attempts))
 	if err := o.cfg.Store.Update(ctx, func(t *kv.Txn) error { return records.Put(t, r, 0) }); err != nil {
 		return time.Time{}, fmt.Errorf("outbox: reschedule: %w", err)
