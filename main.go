@@ -114,7 +114,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			fmt.Fprintln(stderr, "clinch:", err)
 			return 1
 		}
-		env := app.controlEnv()
+		env := app.controlEnv(nil)
 		env.Stdin = in
 		out, errOut, exit = control.Exec(ctx, env, args)
 		if err := app.Close(); err != nil && exit == 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/clinchsso/clinch/control"
 	"github.com/clinchsso/clinch/forward"
 	"github.com/clinchsso/clinch/kv"
+	"github.com/clinchsso/clinch/mail/outbox"
 	"github.com/clinchsso/clinch/metrics"
 	"github.com/clinchsso/clinch/oidc"
 	"github.com/clinchsso/clinch/ui"
@@ -83,14 +84,28 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants, secrets: secrets}, nil
 }
 
-func (a *app) controlEnv() *control.Env {
+// controlEnv is what admin commands run against. box is the running
+// server's mail queue, nil when the command runs in the CLI's own process:
+// there an invitation is sent at once, so the admin sees the outcome.
+func (a *app) controlEnv(box *outbox.Outbox) *control.Env {
 	host := a.cfg.Host
 	env := &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
 		ResetLink:  func(token string) string { return ui.ResetURL(host, token) },
 		InviteLink: func(token string) string { return ui.InvitationURL(host, token) }}
-	if m := newMailer(a.cfg.SMTP); m != nil {
+	if box != nil {
+		env.Mail = box
+	}
+	if s := newSMTP(a.cfg.SMTP); s != nil {
+		var send ui.Mailer = s
+		if box != nil {
+			send = box
+		}
 		env.SendInvite = func(ctx context.Context, u *auth.User, link string) error {
-			return m.Send(ctx, ui.InvitationMail(u, link))
+			msg, err := ui.InvitationMail(u, link)
+			if err != nil {
+				return err
+			}
+			return send.Send(ctx, msg)
 		}
 	}
 	return env
@@ -168,8 +183,34 @@ func (a *app) serve(ctx context.Context) error {
 	if needSetup {
 		setupCode = ui.NewSetupCode()
 	}
-	mailer := newMailer(cfg.SMTP)
-	if mailer == nil {
+	box, err := newOutbox(ctx, cfg.SMTP, a.store, a.secrets, log, m)
+	if err != nil {
+		return err
+	}
+	m.SetMailQueueDepth(func() float64 { return float64(box.Depth()) })
+	// The worker stops after the pages' last background mail is queued
+	// and before the store closes (the deferred a.Close in serve).
+	workCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { box.Run(workCtx); close(workerDone) }()
+	defer func() {
+		box.Close()
+		stopWorker()
+		// A delivery in flight when the server stops stays queued for the
+		// next start; the wait is bounded for a mail server that hangs.
+		select {
+		case <-workerDone:
+		case <-time.After(10 * time.Second):
+			log.Warn("mail worker still busy at shutdown; its message stays queued")
+		}
+	}()
+	// The pages get the queue only with SMTP: a link written to the log
+	// reaches nobody, so without it the forgot-password page keeps
+	// sending people to an administrator and sign-in links stay off.
+	var mailer ui.Mailer
+	if cfg.SMTP.Configured() {
+		mailer = box
+	} else {
 		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, `clinch user reset-link --email E` prints a reset link, `clinch user invite` prints the invitation link, and sign-in links by mail are off")
 	}
 	pages, err = ui.New(ui.Config{
@@ -242,7 +283,7 @@ func (a *app) serve(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	ctl := &control.Server{Env: a.controlEnv(), Backup: a.store.Backup, Logger: log}
+	ctl := &control.Server{Env: a.controlEnv(box), Backup: a.store.Backup, Logger: log}
 	go ctl.Serve(ctx, cln)
 
 	srv := &http.Server{

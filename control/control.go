@@ -39,9 +39,13 @@ type Env struct {
 	// InviteLink is the URL an invitation token is used at; nil:
 	// invitations cannot be made here.
 	InviteLink func(token string) string
-	// SendInvite mails an invitation link to the user; nil when no mail is
-	// configured, and `user invite` prints the link instead.
+	// SendInvite mails an invitation link to the user (in the server: it
+	// queues the mail); nil when no mail is configured, and `user invite`
+	// prints the link instead.
 	SendInvite func(ctx context.Context, u *auth.User, link string) error
+	// Mail is the running server's mail queue; nil when the command runs
+	// in the CLI's own process.
+	Mail MailStatus
 	// Stdin is what the CLI read for the command: the password piped in
 	// for --password-stdin, or the file named by --in (Command.InFile).
 	Stdin []byte
@@ -66,7 +70,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), mailCommands())
 }
 
 // Find returns the command named by the leading words of args and the

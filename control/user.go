@@ -331,6 +331,6 @@ func userInvite(ctx context.Context, env *Env, args []string, out io.Writer) err
 	if err := env.SendInvite(ctx, u, link); err != nil {
 		return fmt.Errorf("%s %s, but the mail was not sent (run the command again to send a new link): %w", what, u.Email, err)
 	}
-	_, err = fmt.Fprintf(out, "%s %s; the link (works once, within %s) was mailed to them\n", what, u.Email, auth.InviteTTL)
+	_, err = fmt.Fprintf(out, "%s %s; the link (works once, within %s) is mailed to them; if it does not arrive, `clinch mail status` says why\n", what, u.Email, auth.InviteTTL)
 	return err
 }

@@ -1,36 +1,63 @@
-// Package mail sends Clinch's messages (password-reset links) over SMTP.
-// It is a leaf: the packages that send mail declare the one method they
-// need, and main wires an *SMTP in when SMTP is configured. Nothing here
-// logs a message body, a link or a password.
+// Package mail sends Clinch's messages (password-reset, invitation and
+// sign-in links) over SMTP with github.com/wneessen/go-mail, or writes them
+// to the log when no SMTP server is configured. It is a leaf: the packages
+// that send mail declare the one method they need, and main wires a sender
+// in. Nothing here logs a password; only Log writes a body, and only
+// because it is the delivery when mail is off.
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
+	"log/slog"
 	"net"
 	"net/mail"
-	"net/smtp"
 	"strconv"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Timeout bounds one delivery (connect, greeting, TLS, auth, data) when
 // the context has no earlier deadline.
 const Timeout = 30 * time.Second
 
-// Message is one plain-text message to one address.
+var (
+	// ErrInvalid is a message that cannot be sent as it is: a bad address
+	// or a line break in a header. Sending it again would not help.
+	ErrInvalid = errors.New("mail: invalid message")
+	// ErrRejected is a permanent (5xx) refusal by the server; sending the
+	// same message again would not help either.
+	ErrRejected = errors.New("mail: rejected by the server")
+)
+
+// Message is one message to one address: a plain-text body and, when HTML
+// is set, an HTML alternative of the same content.
 type Message struct {
-	To      string
-	Subject string
-	Text    string
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// Validate refuses a message whose recipient is not one address or whose
+// subject carries a line break (header injection).
+func (m Message) Validate() error {
+	if strings.ContainsAny(m.To, "\r\n") {
+		return fmt.Errorf("%w: line break in the recipient", ErrInvalid)
+	}
+	if _, err := mail.ParseAddress(m.To); err != nil {
+		return fmt.Errorf("%w: bad recipient address", ErrInvalid)
+	}
+	if strings.ContainsAny(m.Subject, "\r\n") {
+		return fmt.Errorf("%w: line break in the subject", ErrInvalid)
+	}
+	return nil
 }
 
 // SMTP delivers messages to one SMTP server.
@@ -57,39 +84,74 @@ type SMTP struct {
 	TLSConfig *tls.Config
 }
 
-// Send delivers m, honouring ctx and at most Timeout.
+// String names the server, for status pages and logs.
+func (s *SMTP) String() string {
+	return "smtp " + net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+}
+
+// Send delivers m, honouring ctx and at most Timeout. A message that
+// cannot be sent as it is wraps ErrInvalid, a permanent refusal
+// ErrRejected; anything else may work on a later try.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
-	msg, err := s.compose(m, time.Now())
+	msg, err := s.compose(m)
+	if err != nil {
+		return err
+	}
+	c, err := s.client()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("mail: connect to %s: %w", addr, err)
-	}
-	// The deadline covers the whole conversation; cancelling ctx closes
-	// the connection, which ends whatever step is waiting.
-	deadline, _ := ctx.Deadline()
-	conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if s.ImplicitTLS {
-		conn = tls.Client(conn, s.tlsConfig())
-	}
-	c, err := smtp.NewClient(conn, s.Host)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("mail: greeting from %s: %w", addr, err)
-	}
-	defer c.Close()
-	if err := s.deliver(c, m.To, msg); err != nil {
-		return fmt.Errorf("mail: send through %s: %w", addr, err)
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		var se *gomail.SendError
+		if errors.As(err, &se) && se.ErrorCode() >= 500 {
+			return fmt.Errorf("%w: %s: %w", ErrRejected, s, err)
+		}
+		return fmt.Errorf("mail: send through %s: %w", s, err)
 	}
 	return nil
+}
+
+// client is a go-mail client for one delivery; its settings mirror what
+// the SMTP_* variables mean.
+func (s *SMTP) client() (*gomail.Client, error) {
+	helo := s.HELO
+	if helo == "" {
+		helo = "localhost"
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(s.Port),
+		gomail.WithHELO(helo),
+		gomail.WithTimeout(Timeout),
+		gomail.WithTLSConfig(s.tlsConfig()),
+	}
+	switch {
+	case s.ImplicitTLS:
+		opts = append(opts, gomail.WithSSL())
+	case s.StartTLS && s.Username != "":
+		// Never a password in the clear: without STARTTLS on offer, the
+		// delivery stops before AUTH.
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case s.StartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if s.Username != "" && s.Auth != "none" {
+		// go-mail's PLAIN and LOGIN, like net/smtp's, refuse to send the
+		// password over an unencrypted connection except to localhost.
+		mech := gomail.SMTPAuthPlain
+		if s.Auth == "login" {
+			mech = gomail.SMTPAuthLogin
+		}
+		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
+	}
+	c, err := gomail.NewClient(s.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mail: client for %s: %w", s, err)
+	}
+	return c, nil
 }
 
 func (s *SMTP) tlsConfig() *tls.Config {
@@ -99,117 +161,48 @@ func (s *SMTP) tlsConfig() *tls.Config {
 	return &tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12}
 }
 
-func (s *SMTP) deliver(c *smtp.Client, to string, msg []byte) error {
-	helo := s.HELO
-	if helo == "" {
-		helo = "localhost"
-	}
-	if err := c.Hello(helo); err != nil {
-		return err
-	}
-	if !s.ImplicitTLS && s.StartTLS {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(s.tlsConfig()); err != nil {
-				return fmt.Errorf("STARTTLS: %w", err)
-			}
-		} else if s.Username != "" {
-			return errors.New("the server does not offer STARTTLS; refusing to send the password in the clear")
-		}
-	}
-	if a := s.auth(); a != nil {
-		if err := c.Auth(a); err != nil {
-			return fmt.Errorf("authenticate: %w", err)
-		}
+// compose builds the message: plain text, and the HTML as its
+// multipart/alternative sibling when there is one.
+func (s *SMTP) compose(m Message) (*gomail.Msg, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
 	from, err := mail.ParseAddress(s.From)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: bad sender address: %w", ErrInvalid, err)
 	}
-	if err := c.Mail(from.Address); err != nil {
-		return err
+	msg := gomail.NewMsg()
+	msg.FromMailAddress(from)
+	if err := msg.To(m.To); err != nil {
+		return nil, fmt.Errorf("%w: bad recipient address", ErrInvalid)
 	}
-	if err := c.Rcpt(to); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
-}
-
-func (s *SMTP) auth() smtp.Auth {
-	if s.Username == "" || s.Auth == "none" {
-		return nil
-	}
-	if s.Auth == "login" {
-		return loginAuth{user: s.Username, pass: s.Password}
-	}
-	return smtp.PlainAuth("", s.Username, s.Password, s.Host)
-}
-
-// compose writes the message: headers, then the text quoted-printable.
-// Addresses and the subject must not carry line breaks (header
-// injection).
-func (s *SMTP) compose(m Message, now time.Time) ([]byte, error) {
-	if _, err := mail.ParseAddress(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
-		return nil, fmt.Errorf("mail: bad recipient address")
-	}
-	from, err := mail.ParseAddress(s.From)
-	if err != nil {
-		return nil, fmt.Errorf("mail: bad sender address: %w", err)
-	}
-	if strings.ContainsAny(m.Subject, "\r\n") {
-		return nil, errors.New("mail: line break in subject")
-	}
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	// The sender's domain, not the host name go-mail would use: the
+	// header then says nothing about the machine Clinch runs on.
 	var id [12]byte
 	rand.Read(id[:])
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s\r\n", from.String())
-	fmt.Fprintf(&b, "To: %s\r\n", m.To)
-	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", m.Subject))
-	fmt.Fprintf(&b, "Date: %s\r\n", now.UTC().Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(id[:]), domain)
-	b.WriteString("MIME-Version: 1.0\r\n")
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
-	b.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	if _, err := qp.Write([]byte(strings.ReplaceAll(m.Text, "\n", "\r\n"))); err != nil {
-		return nil, err
+	msg.SetMessageIDWithValue(hex.EncodeToString(id[:]) + "@" + from.Address[strings.LastIndexByte(from.Address, '@')+1:])
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
-	if err := qp.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return msg, nil
 }
 
-// loginAuth is the LOGIN mechanism some servers (Office 365) still want;
-// like net/smtp's PLAIN it refuses to run without TLS except to localhost.
-type loginAuth struct{ user, pass string }
+// Log is the delivery when no SMTP server is configured: each message is
+// written to the log at WARN, link included, so a fresh install can still
+// hand a link on. It never fails.
+type Log struct{ Logger *slog.Logger }
 
-func (a loginAuth) Start(srv *smtp.ServerInfo) (string, []byte, error) {
-	if !srv.TLS && srv.Name != "localhost" && srv.Name != "127.0.0.1" && srv.Name != "::1" {
-		return "", nil, errors.New("unencrypted connection")
-	}
-	return "LOGIN", nil, nil
-}
+// String names the delivery, for status pages.
+func (Log) String() string { return "log (mail is off: no SMTP_ADDRESS)" }
 
-func (a loginAuth) Next(from []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
+// Send writes m to the log.
+func (l Log) Send(ctx context.Context, m Message) error {
+	if err := m.Validate(); err != nil {
+		return err
 	}
-	switch strings.ToLower(strings.TrimSpace(string(from))) {
-	case "username:":
-		return []byte(a.user), nil
-	case "password:":
-		return []byte(a.pass), nil
-	}
-	return nil, fmt.Errorf("unexpected LOGIN challenge")
+	l.Logger.WarnContext(ctx, "mail is off; this message was not sent", "to", m.To, "subject", m.Subject, "text", m.Text)
+	return nil
 }

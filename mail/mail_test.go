@@ -8,6 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"log/slog"
 	"math/big"
 	"mime"
 	"net"
@@ -134,5 +136,91 @@ func TestSMTP_TLSAndAuth(t *testing.T) {
 				t.Fatalf("received from user %q: %q", m.User, m.Text)
 			}
 		})
+	}
+}
+
+// A message with both bodies arrives as multipart/alternative, the HTML
+// as it was given (escaping is the template's job, upstream).
+func TestSMTP_TextAndHTMLBodies(t *testing.T) {
+	srv := mailtest.Start(t)
+	s := &mail.SMTP{Host: srv.Host, Port: srv.Port, From: "Clinch <auth@example.com>"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := mail.Message{To: "ann@example.com", Subject: "Your sign-in link",
+		Text: "Open https://auth.example.com/magic-link?token=cml_x\n",
+		HTML: "<p>Hello Ann &amp; Bob, <a href=\"https://auth.example.com/magic-link?token=cml_x\">sign in</a></p>\n"}
+	if err := s.Send(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Next(t, ctx)
+	if m.ContentType != "multipart/alternative" {
+		t.Errorf("content type %q, want multipart/alternative", m.ContentType)
+	}
+	if m.Text != msg.Text || m.HTML != msg.HTML {
+		t.Errorf("text %q html %q", m.Text, m.HTML)
+	}
+	if id := m.Header.Get("Message-Id"); !strings.HasSuffix(id, "@example.com>") {
+		t.Errorf("Message-ID %q names another domain than the sender's", id)
+	}
+}
+
+// SMTP_ENABLE_STARTTLS with credentials needs STARTTLS: against a server
+// that offers it the password goes over TLS; against one that does not,
+// nothing is sent at all.
+func TestSMTP_StartTLSRequiredWithCredentials(t *testing.T) {
+	cert, pool := selfSigned(t)
+	tests := []struct {
+		name      string
+		serverTLS bool
+		wantSent  bool
+	}{
+		{"server offers STARTTLS", true, true},
+		{"server does not", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := mailtest.Options{Username: "clinch", Password: "s3cret"}
+			if tt.serverTLS {
+				o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			}
+			srv := mailtest.StartWith(t, o)
+			s := &mail.SMTP{Host: srv.Host, Port: srv.Port, StartTLS: true, Username: "clinch", Password: "s3cret",
+				From: "auth@example.com", TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := s.Send(ctx, mail.Message{To: "ann@example.com", Subject: "x", Text: "y"})
+			if tt.wantSent {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m := srv.Next(t, ctx); m.User != "clinch" {
+					t.Errorf("arrived from user %q", m.User)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+				t.Fatalf("Send = %v, want a refusal naming STARTTLS", err)
+			}
+		})
+	}
+}
+
+// With mail off, the message (link included) is what the log shows, at
+// WARN, so a fresh install can still pass a link on by hand.
+func TestLog_WritesTheMessage(t *testing.T) {
+	var b strings.Builder
+	l := mail.Log{Logger: slog.New(slog.NewTextHandler(&b, nil))}
+	msg := mail.Message{To: "ann@example.com", Subject: "You are invited", Text: "Open https://auth.example.com/invitation?token=civ_x\n", HTML: "<p>html</p>"}
+	if err := l.Send(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"level=WARN", `msg="mail is off; this message was not sent"`, "to=ann@example.com", `subject="You are invited"`, "token=civ_x"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if err := l.Send(context.Background(), mail.Message{To: "a@example.com\r\nBcc: e@example.com"}); !errors.Is(err, mail.ErrInvalid) {
+		t.Errorf("Send(header injection) = %v, want ErrInvalid", err)
 	}
 }

@@ -36,6 +36,10 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
 	active   atomic.Pointer[func() float64]
+
+	mailSent   prometheus.Counter
+	mailFailed prometheus.Counter
+	mailQueue  atomic.Pointer[func() float64]
 }
 
 // New returns a registry with the Go and process collectors and Clinch's
@@ -67,10 +71,28 @@ func New() *Metrics {
 		}
 		return 0
 	})
+	m.mailSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "clinch_mail_sent_total",
+		Help: "Messages the mail server accepted.",
+	})
+	m.mailFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "clinch_mail_failed_total",
+		Help: "Messages given up after the last attempt, or refused for good by the mail server.",
+	})
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "clinch_mail_queue_depth",
+		Help: "Messages waiting to be sent (first attempt or a retry).",
+	}, func() float64 {
+		if fn := m.mailQueue.Load(); fn != nil {
+			return (*fn)()
+		}
+		return 0
+	})
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.signins, active,
+		m.mailSent, m.mailFailed, queue,
 	)
 	return m
 }
@@ -78,6 +100,16 @@ func New() *Metrics {
 // SetActiveSessions gives the clinch_active_sessions gauge its source; it
 // is called on each scrape.
 func (m *Metrics) SetActiveSessions(fn func() float64) { m.active.Store(&fn) }
+
+// SetMailQueueDepth gives the clinch_mail_queue_depth gauge its source;
+// it is called on each scrape.
+func (m *Metrics) SetMailQueueDepth(fn func() float64) { m.mailQueue.Store(&fn) }
+
+// MailSent counts one message delivered.
+func (m *Metrics) MailSent() { m.mailSent.Inc() }
+
+// MailFailed counts one message given up.
+func (m *Metrics) MailFailed() { m.mailFailed.Inc() }
 
 // SignIn counts one sign-in attempt with a Signin* result.
 func (m *Metrics) SignIn(result string) { m.signins.WithLabelValues(result).Inc() }

@@ -78,3 +78,20 @@ func TestRegistry_HasGoProcessSigninsAndSessions(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistry_HasMailCounters(t *testing.T) {
+	m := New()
+	if out := scrape(t, m); !strings.Contains(out, "clinch_mail_failed_total 0") || !strings.Contains(out, "clinch_mail_queue_depth 0") {
+		t.Errorf("mail metrics missing before the first message:\n%s", out)
+	}
+	m.MailSent()
+	m.MailFailed()
+	m.MailFailed()
+	m.SetMailQueueDepth(func() float64 { return 3 })
+	out := scrape(t, m)
+	for _, want := range []string{"clinch_mail_sent_total 1", "clinch_mail_failed_total 2", "clinch_mail_queue_depth 3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}

@@ -31,12 +31,8 @@ func InvitationURL(host *url.URL, token string) string {
 }
 
 // InvitationMail is the message that carries an invitation link.
-func InvitationMail(u *auth.User, link string) mail.Message {
-	return mail.Message{To: u.Email, Subject: "You are invited to sign in", Text: "Hello " + u.Name() + ",\n\n" +
-		"An administrator made you an account, " + u.Email + ".\n" +
-		"Open this link to choose your password. It works once, within 7 days:\n\n" +
-		link + "\n\n" +
-		"If you did not expect this, ignore this message.\n"}
+func InvitationMail(u *auth.User, link string) (mail.Message, error) {
+	return composeMail("invitation", "You are invited to sign in", u, link)
 }
 
 func (h *Handler) invitationPage(p *page, token string) *page {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/clinchsso/clinch/auth"
-	"github.com/clinchsso/clinch/mail"
 	"github.com/clinchsso/clinch/web"
 )
 
@@ -124,16 +123,16 @@ func (h *Handler) sendMagicLink(ctx context.Context, log *slog.Logger, req auth.
 		log.Error("sign-in link", "err", err)
 		return
 	}
-	msg := mail.Message{To: u.Email, Subject: "Your sign-in link", Text: "Hello " + u.Name() + ",\n\n" +
-		"Someone (we hope you) asked for a link to sign in to " + u.Email + ".\n" +
-		"Open it and press the button. It works once, within 15 minutes:\n\n" +
-		MagicLinkURL(h.site.Host, tok) + "\n\n" +
-		"If you have two-step verification, you will be asked for it too. If you did not ask for this, ignore this message.\n"}
-	if err := h.mailer.Send(ctx, msg); err != nil {
-		log.Error("sign-in link mail not sent", "user_id", u.ID, "err", err)
+	msg, err := composeMail("magiclink", "Your sign-in link", u, MagicLinkURL(h.site.Host, tok))
+	if err != nil {
+		log.Error("sign-in link mail", "user_id", u.ID, "err", err)
 		return
 	}
-	log.Info("sign-in link mail sent", "user_id", u.ID)
+	if err := h.mailer.Send(ctx, msg); err != nil {
+		log.Error("sign-in link mail not queued", "user_id", u.ID, "err", err)
+		return
+	}
+	log.Info("sign-in link mail queued", "user_id", u.ID)
 }
 
 func (h *Handler) badMagicLink(w http.ResponseWriter, r *http.Request) {

@@ -38,7 +38,9 @@ const (
 	sendTimeout = time.Minute
 )
 
-// Mailer sends one message; *mail.SMTP is one.
+// Mailer takes one message for delivery; *outbox.Outbox is one, which
+// queues it and returns at once, so a slow or failing mail server never
+// holds a request. An error means the message was not taken.
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
 }
@@ -117,20 +119,16 @@ func (h *Handler) sendReset(ctx context.Context, log *slog.Logger, email string)
 		log.Error("password reset link", "err", err)
 		return
 	}
-	msg := mail.Message{To: u.Email, Subject: "Reset your password", Text: resetText(u, ResetURL(h.site.Host, tok))}
-	if err := h.mailer.Send(ctx, msg); err != nil {
-		log.Error("password reset mail not sent", "user_id", u.ID, "err", err)
+	msg, err := composeMail("reset", "Reset your password", u, ResetURL(h.site.Host, tok))
+	if err != nil {
+		log.Error("password reset mail", "user_id", u.ID, "err", err)
 		return
 	}
-	log.Info("password reset mail sent", "user_id", u.ID)
-}
-
-func resetText(u *auth.User, link string) string {
-	return "Hello " + u.Name() + ",\n\n" +
-		"Someone (we hope you) asked to reset the password of your account " + u.Email + ".\n" +
-		"Open this link to choose a new one. It works once, within an hour:\n\n" +
-		link + "\n\n" +
-		"Setting a new password signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.\n"
+	if err := h.mailer.Send(ctx, msg); err != nil {
+		log.Error("password reset mail not queued", "user_id", u.ID, "err", err)
+		return
+	}
+	log.Info("password reset mail queued", "user_id", u.ID)
 }
 
 func (h *Handler) resetPage(p *page, token string) *page {

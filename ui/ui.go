@@ -58,8 +58,9 @@ type Config struct {
 	// authz parameter the OIDC provider sends to /signin) for the browser
 	// r; false when there is none. Nil: no OIDC provider.
 	Pending func(r *http.Request, id string) (*Continuation, bool)
-	// Mailer sends password-reset links; nil: no mail is configured, and
-	// the forgot-password page says to ask an administrator.
+	// Mailer queues password-reset and sign-in link mails; nil: no SMTP
+	// server is configured, and the forgot-password page says to ask an
+	// administrator (a link written to the server's log reaches nobody).
 	Mailer Mailer
 	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
 	// is set); see magiclink.go.

@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"html"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ func TestInvitationByMail(t *testing.T) {
 	link := inviteLinkRE.FindString(m.Text)
 	if link == "" {
 		t.Fatalf("no invitation link in the mail:\n%s", m.Text)
+	}
+	// The HTML alternative's button goes to the same link (its & escaped
+	// as the attribute needs).
+	if m.ContentType != "multipart/alternative" || !strings.Contains(m.HTML, `href="`+html.EscapeString(link)+`"`) {
+		t.Fatalf("the mail (%s) has no HTML button to %s:\n%s", m.ContentType, link, m.HTML)
 	}
 
 	tab := st.fresh(t)
