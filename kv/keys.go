@@ -53,6 +53,7 @@ const (
 	PrefixPasswordReset   Prefix = "reset/"             // HMAC(reset token) → password-reset link, TTL
 	PrefixInvitation      Prefix = "invite/"            // HMAC(invitation token) → invitation link, TTL
 	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
+	PrefixEmailChange     Prefix = "emailchange/"       // HMAC(confirmation token) → pending email change, TTL
 )
 
 // Key joins a prefix and an id into a key.
