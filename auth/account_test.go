@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,6 +222,9 @@ func TestEmailChange_LinkIsSingleUseAndChangesOnlyOnUse(t *testing.T) {
 		t.Fatalf("older link after another change: %v, want ErrNotFound", err)
 	}
 
+	// A new window of requests (five per hour).
+	f.advance(auth.EmailChangeWindow)
+
 	// An address taken after the link was made: refused, link kept.
 	tok4, err := req(mfaPassword, "late@example.com")
 	if err != nil {
@@ -263,5 +267,46 @@ func TestSecurityEvents_SecondFactorChanges(t *testing.T) {
 	want := []auth.SecurityEventKind{auth.EventTOTPAdded, auth.EventBackupCodesRegenerated, auth.EventTOTPRemoved}
 	if got := ev.kinds(); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+func TestSecurityEvents_PasskeyAddedAndRemoved(t *testing.T) {
+	ctx := context.Background()
+	f := newPasskeyFixture(t)
+	var ev events
+	f.svc.OnSecurityEvent(ev.add)
+	p := f.mustRegister(t)
+	if err := f.svc.DeletePasskey(ctx, f.ann.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's id, or one already gone: nothing announced.
+	if err := f.svc.DeletePasskey(ctx, f.ann.ID, p.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.got) != 2 || ev.got[0].Kind != auth.EventPasskeyAdded || ev.got[1].Kind != auth.EventPasskeyRemoved ||
+		ev.got[0].Detail != p.Name || ev.got[1].Detail != p.Name || ev.got[1].User.ID != f.ann.ID {
+		t.Fatalf("events %+v, want passkey_added then passkey_removed naming %q", ev.got, p.Name)
+	}
+}
+
+func TestEmailChange_RateLimitedPerAccount(t *testing.T) {
+	ctx := context.Background()
+	f := newSignInFixture(t, 4)
+	ann := f.mfaUser(t, "ann@example.com")
+	for i := range auth.EmailChangeRequests {
+		if _, _, err := f.svc.RequestEmailChange(ctx, auth.EmailChangeRequest{UserID: ann.ID, Password: mfaPassword, NewEmail: "ann" + strconv.Itoa(i) + "@new.example", IP: "10.0.0.1"}); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	_, _, err := f.svc.RequestEmailChange(ctx, auth.EmailChangeRequest{UserID: ann.ID, Password: mfaPassword, NewEmail: "one-more@new.example", IP: "10.0.0.2"})
+	var rl *auth.RateLimitError
+	if !errors.As(err, &rl) || rl.Scope != auth.ScopeEmailChange || rl.RetryAfter <= 0 {
+		t.Fatalf("request over the limit: %v, want a *RateLimitError for %s", err, auth.ScopeEmailChange)
+	}
+	f.advance(auth.EmailChangeWindow)
+	if _, _, err := f.svc.RequestEmailChange(ctx, auth.EmailChangeRequest{UserID: ann.ID, Password: mfaPassword, NewEmail: "later@new.example", IP: "10.0.0.2"}); err != nil {
+		t.Fatalf("after the window: %v", err)
 	}
 }

@@ -20,7 +20,17 @@ import (
 // address changed some other way is void. Opening the link changes
 // nothing (mail scanners follow links): the page it opens has a button
 // that posts it.
-const EmailChangeTTL = 24 * time.Hour
+//
+// A person may ask EmailChangeRequests times per EmailChangeWindow (per
+// account): each request mails a stranger's address, so a signed-in
+// account must not become a mail cannon.
+const (
+	EmailChangeTTL      = 24 * time.Hour
+	EmailChangeWindow   = time.Hour
+	EmailChangeRequests = 5
+	// ScopeEmailChange is the rate-limit scope of email-change requests.
+	ScopeEmailChange = "email_change"
+)
 
 type emailChangeRecord struct {
 	UserID    string    `json:"uid"`
@@ -60,6 +70,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, in EmailChangeRequest)
 		return "", nil, err
 	}
 	if err := s.confirmPassword(ctx, in.UserID, in.Password, in.IP); err != nil {
+		return "", nil, err
+	}
+	// Counted once the password is right: a wrong one is counted (and
+	// limited) as a sign-in failure already.
+	if err := s.hitWindow(ctx, ScopeEmailChange, in.UserID, EmailChangeRequests, EmailChangeWindow, s.now()); err != nil {
 		return "", nil, err
 	}
 	tok, hash := s.secrets.NewToken(PrefixEmailToken)
