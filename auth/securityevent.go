@@ -62,13 +62,11 @@ func (s *Service) announce(ctx context.Context, kind SecurityEventKind, userID s
 			return
 		}
 	}
-	ev := SecurityEvent{Kind: kind, User: u, Detail: detail, At: s.now().UTC()}
-	for _, fn := range hooks {
-		fn(ev)
-	}
+	s.announceEvent(SecurityEvent{Kind: kind, User: u, Detail: detail, At: s.now().UTC()})
 }
 
-// announceEvent is announce for an event made by the caller (OldEmail).
+// announceEvent tells the listeners about ev as the caller made it (an
+// email change, with OldEmail).
 func (s *Service) announceEvent(ev SecurityEvent) {
 	s.mu.RLock()
 	hooks := s.eventHooks

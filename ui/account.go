@@ -131,7 +131,8 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, u *auth.Us
 	p.Title, p.User, p.MailOn = "Your account", u, h.mailer != nil
 	p.PasskeysOn = h.auth.PasskeysEnabled()
 	p.MinPassword, p.MaxPassword = auth.MinPasswordLen, auth.MaxPasswordLen
-	if p.Name == "" && p.Error == "" {
+	// A refused name (too long, so never empty) is shown as typed.
+	if p.Name == "" {
 		p.Name = u.DisplayName
 	}
 	h.render(w, r, status, "account", p)
@@ -182,7 +183,7 @@ func (h *Handler) accountEmail(w http.ResponseWriter, r *http.Request) {
 	if h.mailer == nil {
 		// Without mail the new address cannot be confirmed; nothing is
 		// changed or stored.
-		p.Error = "Email changes need mail, which this Clinch does not send. Ask an administrator to change your address."
+		p.Error = "Email changes need mail, which this Clinch does not send. Ask an administrator to change your address (clinch user update)."
 		h.accountPage(w, r, u, cur, http.StatusConflict, p)
 		return
 	}

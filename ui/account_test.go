@@ -348,3 +348,16 @@ func TestSecurityMessages(t *testing.T) {
 		t.Errorf("an unknown event mails %v", ms)
 	}
 }
+
+// A refused password change keeps the name field filled: the page is the
+// whole account page, and saving it next must not clear the name.
+func TestAccount_RefusedFormKeepsTheName(t *testing.T) {
+	e := newEnv(t)
+	e.user("ann@example.com", "ann", "ann-password")
+	c := e.client("10.5.0.3")
+	want(t, c.signin("ann", "ann-password", nil), 303, "/")
+	r := c.post("/account/password", url.Values{"current_password": {"wrong"}, "new_password": {"a new password"}, "new_password_confirm": {"a new password"}})
+	if r.code != 401 || !strings.Contains(r.body, `id="name" name="name" type="text" autocomplete="name" maxlength="200" value="User ann"`) {
+		t.Fatalf("got %d:\n%s", r.code, r.body)
+	}
+}
