@@ -215,6 +215,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	pages, err = ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks,
+		ConnectedApps:  connectedApps{auth: a.auth, grants: a.grants},
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)
@@ -233,6 +234,10 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
+	// Every change of how a person signs in is mailed to them, however it
+	// was made (pages, sign-in, the admin commands over the socket).
+	a.auth.OnSecurityEvent(pages.SecurityMail)
 
 	mux := http.NewServeMux()
 	pages.Register(mux)

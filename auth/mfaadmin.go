@@ -56,7 +56,7 @@ func (s *Service) endIfLacking(t *kv.Txn, userID string, required bool) ([]strin
 // ResetSecondFactors, which also signs them out so they set up a new one
 // at their next sign-in. ErrNoTOTP when there is none.
 func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
-	return s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+	u, err := s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
 		f, err := s.factorsIn(t, u.ID)
 		if err != nil {
 			return err
@@ -73,6 +73,10 @@ func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
 		}
 		return s.putFactors(t, &secondFactors{UserID: u.ID})
 	})
+	if err == nil {
+		s.announce(ctx, EventTOTPRemoved, u.ID, u, "")
+	}
+	return u, err
 }
 
 // ResetSecondFactors removes every second factor of the user (TOTP,
@@ -91,6 +95,9 @@ func (s *Service) ResetSecondFactors(ctx context.Context, email string) (*User, 
 		n = len(ended)
 		return ended, err
 	})
+	if err == nil {
+		s.announce(ctx, EventSecondFactorsReset, u.ID, u, "")
+	}
 	return u, n, err
 }
 

@@ -48,6 +48,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 	})
 	if err == nil {
 		s.Notify(Change{Kind: ChangeUser, UserID: userID})
+		s.announce(ctx, EventTOTPRemoved, userID, nil, "")
 	}
 	return err
 }
@@ -68,6 +69,9 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, userID string, proo
 		f.BackupCodes, f.BackupCodesAt = stored, s.now().UTC()
 		return s.factors.Put(t, f, 0)
 	})
+	if err == nil {
+		s.announce(ctx, EventBackupCodesRegenerated, userID, nil, "")
+	}
 	return shown, err
 }
 

@@ -129,6 +129,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, in PasskeyRegis
 	if err != nil {
 		return nil, err
 	}
+	s.announce(ctx, EventPasskeyAdded, in.User.ID, nil, p.Name)
 	return p, nil
 }
 

@@ -357,6 +357,9 @@ func (s *Service) SignInSetupTOTP(ctx context.Context, token, code, password, ip
 		return nil, err
 	}
 	res.BackupCodes = codes
+	if res.User != nil {
+		s.announce(ctx, EventTOTPAdded, res.User.ID, res.User, "")
+	}
 	return res, nil
 }
 

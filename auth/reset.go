@@ -159,5 +159,6 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (*U
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: u.ID, EndedSessions: ended})
+	s.announce(ctx, EventPasswordChanged, u.ID, u, "")
 	return u, nil
 }

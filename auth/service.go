@@ -66,6 +66,8 @@ type Service struct {
 	// deactivate or delete an app, and that end all of a user's sessions.
 	appRevokeHooks []func(*kv.Txn, *App) error
 	signOutHooks   []func(*kv.Txn, string) error
+	// eventHooks hear security events (securityevent.go).
+	eventHooks []func(SecurityEvent)
 }
 
 // New returns a Service over an open store.
@@ -403,7 +405,9 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 	if err != nil {
 		return nil, err
 	}
+	wasActive := false
 	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+		wasActive = u.Status == StatusActive
 		u.PasswordHash = h
 		u.PasswordVersion++
 		if u.Status == StatusPendingInvitation {
@@ -411,6 +415,10 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 		}
 		return s.deleteUserSessions(t, u.ID)
 	})
+	// A first password (an invitation's) is no change to tell about.
+	if err == nil && wasActive {
+		s.announce(ctx, EventPasswordChanged, u.ID, u, "")
+	}
 	return u, err
 }
 

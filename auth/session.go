@@ -221,9 +221,19 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 // ids. Callers notify with ChangeUser, which evicts every cached session of
 // that user, and pass the ids on as EndedSessions.
 func (s *Service) deleteUserSessions(t *kv.Txn, userID string) ([]string, error) {
+	return s.deleteUserSessionsExcept(t, userID, "")
+}
+
+// deleteUserSessionsExcept is deleteUserSessions sparing the session with
+// the id keep (the browser that asked, on a password change). The
+// sign-out hooks still run: the user's OIDC grants end all the same.
+func (s *Service) deleteUserSessionsExcept(t *kv.Txn, userID, keep string) ([]string, error) {
 	var keys [][]byte
 	prefix := kv.PrefixSessionByUser.Key(userID + "/")
 	err := t.Scan(prefix, func(k, _ []byte) error {
+		if keep != "" && string(k[len(prefix):]) == keep {
+			return nil
+		}
 		keys = append(keys, append([]byte(nil), k...))
 		return nil
 	})

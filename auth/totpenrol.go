@@ -126,5 +126,6 @@ func (s *Service) ConfirmTOTPEnrolment(ctx context.Context, sess *Session, code,
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: sess.UserID})
+	s.announce(ctx, EventTOTPAdded, sess.UserID, nil, "")
 	return codes, nil
 }

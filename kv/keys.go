@@ -54,6 +54,7 @@ const (
 	PrefixInvitation      Prefix = "invite/"            // HMAC(invitation token) → invitation link, TTL
 	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
 	PrefixMailOutbox      Prefix = "mail/outbox/"       // queueing time-random → queued message (sealed), until sent or given up
+	PrefixEmailChange     Prefix = "emailchange/"       // HMAC(confirmation token) → pending email change, TTL
 )
 
 // Key joins a prefix and an id into a key.

@@ -2,7 +2,11 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
@@ -114,4 +118,84 @@ func (g *Grants) revokeApp(t *kv.Txn, app *auth.App) (int, error) {
 		}
 	}
 	return len(ids) + len(loose), nil
+}
+
+// UserApp is an application a user let in: they consented to it, or it
+// holds tokens of theirs (an app that skips consent), or both.
+type UserApp struct {
+	AppID string
+	// Scopes are the scopes consented to and granted, sorted.
+	Scopes []string
+	// Since is the earliest consent or grant.
+	Since time.Time
+	// Grants counts the live grants (each a family of tokens).
+	Grants int
+}
+
+// UserApps lists the applications the user let in, by app id. Grants are
+// not indexed by user, so this reads them all: fine for the account page
+// of a self-hosted server, not for a hot path.
+func (g *Grants) UserApps(ctx context.Context, userID string) ([]UserApp, error) {
+	byApp := map[string]*UserApp{}
+	add := func(appID string, scopes []string, at time.Time) *UserApp {
+		a := byApp[appID]
+		if a == nil {
+			a = &UserApp{AppID: appID, Since: at}
+			byApp[appID] = a
+		}
+		a.Scopes = append(a.Scopes, scopes...)
+		if at.Before(a.Since) {
+			a.Since = at
+		}
+		return a
+	}
+	err := g.store.View(ctx, func(t *kv.Txn) error {
+		prefix := kv.PrefixOAuthConsent.Key(userID + "/")
+		err := t.Scan(prefix, func(k, v []byte) error {
+			var c consentRecord
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("oidc: decode %s: %w", k, err)
+			}
+			add(c.AppID, c.Scopes, c.GrantedAt)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return g.grants.Each(t, func(r *grantRecord) error {
+			if r.UserID == userID {
+				add(r.AppID, r.Scopes, r.CreatedAt).Grants++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserApp, 0, len(byApp))
+	for _, a := range byApp {
+		slices.Sort(a.Scopes)
+		a.Scopes = slices.Compact(a.Scopes)
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b UserApp) int { return strings.Compare(a.AppID, b.AppID) })
+	return out, nil
+}
+
+// RevokeUserApp takes back what the user gave the app, in one
+// transaction: the consent (the app must ask again), and every grant with
+// its access and refresh tokens. It returns how many grants ended; an app
+// the user never let in is 0 and no error. The caller announces the change
+// (auth.ChangeUser) so caches drop the tokens.
+func (g *Grants) RevokeUserApp(ctx context.Context, userID, appID string) (int, error) {
+	var n int
+	err := g.store.Update(ctx, func(t *kv.Txn) error {
+		if err := t.Delete(kv.PrefixOAuthConsent.Key(userID + "/" + appID)); err != nil {
+			return err
+		}
+		var err error
+		n, err = g.revokeUser(t, userID, appID)
+		return err
+	})
+	return n, err
 }

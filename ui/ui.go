@@ -65,6 +65,9 @@ type Config struct {
 	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
 	// is set); see magiclink.go.
 	MagicLinks bool
+	// ConnectedApps lists and revokes the OIDC apps a user let in, for
+	// the account page; nil: it shows none.
+	ConnectedApps ConnectedApps
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -96,6 +99,8 @@ type Handler struct {
 	ready    func() bool
 	mailer   Mailer
 	magic    bool
+	// connected: the account page's OIDC apps; may be nil.
+	connected ConnectedApps
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -127,7 +132,8 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
 		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
-		pages: map[string]*template.Template{}, static: map[string]staticFile{},
+		connected: cfg.ConnectedApps,
+		pages:     map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -136,7 +142,7 @@ func New(cfg Config) (*Handler, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic", "account", "emailchange"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -208,6 +214,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
 	h.registerPasskeys(mux)
+	h.registerAccount(mux)
 	mux.HandleFunc("GET /static/{file}", h.serveStatic)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -286,6 +293,8 @@ type page struct {
 	Token                 string
 	// sign-in page: the link to ask for a sign-in link by mail, when on
 	MagicHref string
+	// account page: the OIDC apps the user let in
+	Connected []ConnectedApp
 }
 
 // AppLink is one application on the home page.

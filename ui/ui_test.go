@@ -29,6 +29,7 @@ type env struct {
 	auth    *auth.Service
 	store   *kv.Store
 	metrics *metrics.Metrics
+	h       *Handler
 
 	mu  sync.Mutex
 	now time.Time // the service's clock: still unless a test moves it
@@ -113,6 +114,7 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.h = h
 	// Reset mails still being sent finish before the store closes.
 	t.Cleanup(func() { h.WaitMail(context.Background()) })
 	mux := http.NewServeMux()
