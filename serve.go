@@ -175,6 +175,7 @@ func (a *app) serve(ctx context.Context) error {
 	pages, err = ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
+		ClaimsPreview: provider.PreviewClaims, HeadersPreview: forward.PreviewHeaders,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,13 @@ type Config struct {
 	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
 	// is set); see magiclink.go.
 	MagicLinks bool
+	// ClaimsPreview gives the claims an OIDC app's ID token and userinfo
+	// would carry for a user (every scope), for the admin's preview. Nil:
+	// the preview shows none.
+	ClaimsPreview func(ctx context.Context, app *auth.App, user *auth.User) (map[string]any, error)
+	// HeadersPreview gives the identity headers /api/verify would send
+	// for a user at a forward_auth app. Nil: the preview shows none.
+	HeadersPreview func(app *auth.App, user *auth.User, groups []*auth.Group) http.Header
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -95,6 +103,9 @@ type Handler struct {
 	ready    func() bool
 	mailer   Mailer
 	magic    bool
+	// previews for the admin's app page (admin_apps.go)
+	claimsPreview  func(context.Context, *auth.App, *auth.User) (map[string]any, error)
+	headersPreview func(*auth.App, *auth.User, []*auth.Group) http.Header
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -126,6 +137,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
 		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
+		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -134,8 +146,12 @@ func New(cfg Config) (*Handler, error) {
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"inc":  func(i int) int { return i + 1 },
+		"dec":  func(i int) int { return i - 1 },
+		"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic",
+		"admin_apps", "admin_app", "admin_app_once", "admin_app_confirm"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -207,6 +223,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
 	h.registerPasskeys(mux)
+	h.registerAdmin(mux)
 	mux.HandleFunc("GET /static/{file}", h.serveStatic)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -299,10 +316,16 @@ type sessionView struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	h.renderData(w, r, status, name, p, p)
+}
+
+// renderData is render for a page whose template reads more than page
+// holds: data embeds p, which gets the layout's fields.
+func (h *Handler) renderData(w http.ResponseWriter, r *http.Request, status int, name string, p *page, data any) {
 	p.CSS = h.cssURL
 	p.CSRF = web.CSRFToken(r)
 	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		web.Logger(r, h.log).Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
