@@ -428,11 +428,47 @@ func formField(err error) (string, string, bool) {
 	default:
 		f = ""
 	}
-	reason := ie.Reason
-	if f == "" {
-		reason = strings.ReplaceAll(ie.Field, "_", " ") + " " + reason
+	return f, appFieldLabel(ie.Field) + sep(ie.Reason) + ie.Reason + ".", true
+}
+
+// appFieldLabel names a service field as the form does.
+func appFieldLabel(field string) string {
+	switch field {
+	case "redirect_uri":
+		return "Redirect URI"
+	case "post_logout_redirect_uri":
+		return "Post-logout redirect URI"
+	case "backchannel_logout_uri":
+		return "Back-channel logout URI"
+	case "launch_url":
+		return "Launch URL"
+	case "client_id":
+		return "Client id"
+	case "access_token_ttl", "refresh_token_ttl", "id_token_ttl":
+		return upperFirst(strings.ReplaceAll(strings.TrimSuffix(field, "ttl"), "_", " ")) + "lifetime"
+	case "basic_auth_password":
+		return "Accepting the account password"
+	case "accept_tokens_from":
+		return "Accepting tokens"
+	case "header user", "header email", "header name", "header groups", "header admin":
+		return "The header"
+	case "rule path", "rule method", "rule network", "rule policy", "rule group", "rule position":
+		return "The " + strings.TrimPrefix(field, "rule ")
+	case "group":
+		return "A group"
 	}
-	return f, upperFirst(reason) + ".", true
+	return upperFirst(strings.ReplaceAll(field, "_", " "))
+}
+
+// sep joins a label and a reason: "Name is required", but "Redirect URI:
+// \"x\" may not have a fragment".
+func sep(reason string) string {
+	for _, w := range []string{"is ", "must ", "may ", "has ", "needs ", "are ", "cannot ", "apply ", "matches "} {
+		if strings.HasPrefix(reason, w) {
+			return " "
+		}
+	}
+	return ": "
 }
 
 func upperFirst(s string) string {
@@ -463,6 +499,7 @@ func (h *Handler) formChoices(ctx context.Context, v *appsView) (names, slugIDs 
 	if err != nil {
 		return nil, nil, err
 	}
+	v.GroupNames, v.OIDCSlugs = nil, nil
 	for _, n := range names {
 		v.GroupNames = append(v.GroupNames, n)
 	}
