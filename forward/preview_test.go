@@ -48,4 +48,3 @@ func TestPreviewHeaders_AreWhatVerifySends(t *testing.T) {
 		})
 	}
 }
-
