@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ import (
 	"github.com/clinchsso/clinch/web"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/admin/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -142,7 +143,21 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.pages[name] = t
 	}
-	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	// Every admin page is parsed with the layout and the admin navigation;
+	// a new one is a new file, found here.
+	admin, err := fs.Glob(templateFS, "templates/admin/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("ui: admin templates: %w", err)
+	}
+	for _, f := range admin {
+		name := adminTemplate(strings.TrimSuffix(path.Base(f), ".html"))
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_nav.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("ui: template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	err = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -207,6 +222,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
 	h.registerPasskeys(mux)
+	h.registerAdmin(mux)
 	mux.HandleFunc("GET /static/{file}", h.serveStatic)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -256,6 +272,10 @@ type page struct {
 	NoAutofill bool
 	// error
 	Message string
+	// admin pages (admin.go): the navigation tab that is current, and
+	// the page's own data (each admin page has its own type)
+	AdminTab string
+	Admin    any
 
 	// sign-in steps after the password
 	Person  *auth.User // who is signing in (not signed in yet)
