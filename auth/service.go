@@ -66,6 +66,8 @@ type Service struct {
 	// deactivate or delete an app, and that end all of a user's sessions.
 	appRevokeHooks []func(*kv.Txn, *App) error
 	signOutHooks   []func(*kv.Txn, string) error
+	// everyoneHooks run inside SignOutEveryone's transaction.
+	everyoneHooks []func(*kv.Txn) error
 }
 
 // New returns a Service over an open store.

@@ -37,6 +37,7 @@ func (g *Grants) Attach(svc *auth.Service) {
 		_, err := g.revokeUser(t, userID, "")
 		return err
 	})
+	svc.OnSignOutEveryone(g.revokeEveryone)
 	svc.OnUserDelete(func(t *kv.Txn, userID string) error {
 		_, err := g.revokeUser(t, userID, "")
 		return err
@@ -80,6 +81,25 @@ func (g *Grants) revokeUser(t *kv.Txn, userID, appID string) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// revokeEveryone ends every grant of every user ("sign out everyone").
+// Client-credentials tokens belong to no person and stay.
+func (g *Grants) revokeEveryone(t *kv.Txn) error {
+	var ids []string
+	err := g.grants.Each(t, func(r *grantRecord) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := revokeGrant(t, id); err != nil {
+			return fmt.Errorf("oidc: revoke grant: %w", err)
+		}
+	}
+	return nil
 }
 
 // revokeApp ends every grant at the app and its client_credentials tokens.

@@ -76,10 +76,8 @@ type appsView struct {
 
 	Preview *preview
 
-	// Shown once (admin_app_once): the credentials just made.
+	// Shown once (admin/app_once.html): the credentials just made.
 	OnceTitle, ClientID, Secret, APIKey string
-	// Confirm is the question of admin_app_confirm.
-	Confirm *confirm
 }
 
 type appRow struct {
@@ -99,17 +97,25 @@ type ruleRow struct {
 	Last     bool
 }
 
-// confirm is a destructive action's question: a POST to Action with a
-// button, or back to Cancel.
-type confirm struct {
-	Question, Detail, Action, Button, Cancel string
-}
-
 // field reads an error for a template: {{with .Err "name"}}.
 func (v *appsView) Err(field string) string { return v.Errors[field] }
 
 func (h *Handler) appsView(r *http.Request, me *auth.User, title string) *appsView {
-	return &appsView{page: &page{Title: title, User: me}, Errors: map[string]string{}}
+	return &appsView{page: &page{Title: title, User: me, AdminTab: tabApps}, Errors: map[string]string{}}
+}
+
+// renderApps renders the admin page templates/admin/<name>.html. The
+// application pages read more than page holds, so v embeds the page
+// (rather than riding in page.Admin): the layout and the admin navigation
+// find their fields on it all the same.
+func (h *Handler) renderApps(w http.ResponseWriter, r *http.Request, status int, name string, v *appsView) {
+	if len(v.Errors) > 0 {
+		v.page.Error = v.Errors[""]
+		if v.page.Error == "" {
+			v.page.Error = "Nothing was saved: see the fields marked below."
+		}
+	}
+	h.renderData(w, r, status, adminTemplate(name), v.page, v)
 }
 
 // fail logs err and shows the error page: 404 for a missing app, key or
@@ -141,7 +147,7 @@ func (h *Handler) adminApps(w http.ResponseWriter, r *http.Request, me *auth.Use
 	for _, a := range apps {
 		v.Apps = append(v.Apps, appRow{App: a, Groups: groupList(names, a.AllowedGroupIDs, "everyone")})
 	}
-	h.renderData(w, r, http.StatusOK, "admin_apps", v.page, v)
+	h.renderApps(w, r, http.StatusOK, "apps", v)
 }
 
 // groupList names the groups with the ids, sorted, or none when there are
@@ -538,7 +544,7 @@ func (h *Handler) adminAppNewForm(w http.ResponseWriter, r *http.Request, me *au
 		return
 	}
 	v.Form = newAppForm(typ)
-	h.renderData(w, r, http.StatusOK, "admin_app", v.page, v)
+	h.renderApps(w, r, http.StatusOK, "app", v)
 }
 
 func (h *Handler) adminAppCreate(w http.ResponseWriter, r *http.Request, me *auth.User) {
@@ -574,7 +580,7 @@ func (h *Handler) adminAppCreate(w http.ResponseWriter, r *http.Request, me *aut
 			return
 		}
 	}
-	h.renderData(w, r, http.StatusBadRequest, "admin_app", v.page, v)
+	h.renderApps(w, r, http.StatusBadRequest, "app", v)
 }
 
 // showOnce shows credentials just made. The page is never cached
@@ -583,7 +589,7 @@ func (h *Handler) adminAppCreate(w http.ResponseWriter, r *http.Request, me *aut
 func (h *Handler) showOnce(w http.ResponseWriter, r *http.Request, me *auth.User, a *auth.App, title, clientID, secret, key string) {
 	v := h.appsView(r, me, title)
 	v.App, v.OnceTitle, v.ClientID, v.Secret, v.APIKey = a, title, clientID, secret, key
-	h.renderData(w, r, http.StatusOK, "admin_app_once", v.page, v)
+	h.renderApps(w, r, http.StatusOK, "app_once", v)
 }
 
 // ---- one app ----
@@ -643,7 +649,7 @@ func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, status int, 
 		h.adminFail(w, r, "app page", err)
 		return
 	}
-	h.renderData(w, r, status, "admin_app", v.page, v)
+	h.renderApps(w, r, status, "app", v)
 }
 
 func (h *Handler) adminApp(w http.ResponseWriter, r *http.Request, me *auth.User) {
@@ -705,12 +711,6 @@ func (h *Handler) adminAppUpdate(w http.ResponseWriter, r *http.Request, me *aut
 
 // ---- delete, secret ----
 
-func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, me *auth.User, a *auth.App, c *confirm) {
-	v := h.appsView(r, me, c.Question)
-	v.App, v.Confirm = a, c
-	h.renderData(w, r, http.StatusOK, "admin_app_confirm", v.page, v)
-}
-
 func (h *Handler) adminAppDeleteForm(w http.ResponseWriter, r *http.Request, me *auth.User) {
 	a, err := h.auth.AppBySlug(r.Context(), r.PathValue("slug"))
 	if err != nil {
@@ -721,8 +721,8 @@ func (h *Handler) adminAppDeleteForm(w http.ResponseWriter, r *http.Request, me 
 	if a.Type == auth.AppForwardAuth {
 		detail = "Its API keys and access rules are deleted too, and the proxy refuses every request to " + a.Domain + "."
 	}
-	h.confirmPage(w, r, me, a, &confirm{
-		Question: "Delete " + a.Name + "?", Detail: detail,
+	h.confirmPage(w, r, tabApps, me, &confirmation{
+		Heading: "Delete " + a.Name + "?", Lines: []string{detail},
 		Action: pathAdminApps + "/" + a.Slug + "/delete", Button: "Delete the application", Cancel: pathAdminApps + "/" + a.Slug,
 	})
 }
@@ -743,10 +743,10 @@ func (h *Handler) adminAppSecretForm(w http.ResponseWriter, r *http.Request, me 
 		h.adminFail(w, r, "read app", err)
 		return
 	}
-	h.confirmPage(w, r, me, a, &confirm{
-		Question: "Make a new client secret for " + a.Name + "?",
-		Detail:   "The current secret stops working at once: the application cannot sign anyone in until it has the new one.",
-		Action:   pathAdminApps + "/" + a.Slug + "/secret", Button: "Make a new secret", Cancel: pathAdminApps + "/" + a.Slug,
+	h.confirmPage(w, r, tabApps, me, &confirmation{
+		Heading: "Make a new client secret for " + a.Name + "?",
+		Lines:   []string{"The current secret stops working at once: the application cannot sign anyone in until it has the new one."},
+		Action:  pathAdminApps + "/" + a.Slug + "/secret", Button: "Make a new secret", Cancel: pathAdminApps + "/" + a.Slug,
 	})
 }
 
@@ -841,10 +841,10 @@ func (h *Handler) adminAppKeyRevokeForm(w http.ResponseWriter, r *http.Request, 
 	if k.Name != "" {
 		name = k.Name + " (" + k.Prefix + ")"
 	}
-	h.confirmPage(w, r, me, a, &confirm{
-		Question: "Revoke the API key " + name + "?",
-		Detail:   "Requests that send it are refused from now on. This cannot be undone.",
-		Action:   pathAdminApps + "/" + a.Slug + "/keys/" + url.PathEscape(k.Prefix) + "/revoke", Button: "Revoke the key",
+	h.confirmPage(w, r, tabApps, me, &confirmation{
+		Heading: "Revoke the API key " + name + "?",
+		Lines:   []string{"Requests that send it are refused from now on. This cannot be undone."},
+		Action:  pathAdminApps + "/" + a.Slug + "/keys/" + url.PathEscape(k.Prefix) + "/revoke", Button: "Revoke the key",
 		Cancel: pathAdminApps + "/" + a.Slug,
 	})
 }
@@ -947,10 +947,10 @@ func (h *Handler) adminAppRuleRemoveForm(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	ru := a.Rules[i]
-	h.confirmPage(w, r, me, a, &confirm{
-		Question: fmt.Sprintf("Remove rule %d (%s → %s)?", i+1, ru.Path, ru.Policy),
-		Detail:   "Requests it matched are decided by the rules after it, or by the application's groups.",
-		Action:   pathAdminApps + "/" + a.Slug + "/rules/" + url.PathEscape(ru.ID) + "/remove", Button: "Remove the rule",
+	h.confirmPage(w, r, tabApps, me, &confirmation{
+		Heading: fmt.Sprintf("Remove rule %d (%s → %s)?", i+1, ru.Path, ru.Policy),
+		Lines:   []string{"Requests it matched are decided by the rules after it, or by the application's groups."},
+		Action:  pathAdminApps + "/" + a.Slug + "/rules/" + url.PathEscape(ru.ID) + "/remove", Button: "Remove the rule",
 		Cancel: pathAdminApps + "/" + a.Slug + "#rules",
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 	"github.com/clinchsso/clinch/web"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/admin/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -150,15 +151,28 @@ func New(cfg Config) (*Handler, error) {
 		"dec":  func(i int) int { return i - 1 },
 		"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
 	}
-	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic",
-		"admin_apps", "admin_app", "admin_app_once", "admin_app_confirm"} {
+	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
 		}
 		h.pages[name] = t
 	}
-	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	// Every admin page is parsed with the layout and the admin navigation;
+	// a new one is a new file, found here.
+	admin, err := fs.Glob(templateFS, "templates/admin/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("ui: admin templates: %w", err)
+	}
+	for _, f := range admin {
+		name := adminTemplate(strings.TrimSuffix(path.Base(f), ".html"))
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_nav.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("ui: template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	err = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -273,6 +287,10 @@ type page struct {
 	NoAutofill bool
 	// error
 	Message string
+	// admin pages (admin.go): the navigation tab that is current, and
+	// the page's own data (each admin page has its own type)
+	AdminTab string
+	Admin    any
 
 	// sign-in steps after the password
 	Person  *auth.User // who is signing in (not signed in yet)
