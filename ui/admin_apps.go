@@ -72,7 +72,7 @@ type appsView struct {
 	Rules    []ruleRow
 	RuleForm ruleForm
 	Fallback string // who the app admits when no rule matches
-	Policies []auth.RulePolicy
+	Policies []policyChoice
 
 	Preview *preview
 
@@ -83,6 +83,11 @@ type appsView struct {
 type appRow struct {
 	*auth.App
 	Groups string // names, or "everyone"
+}
+
+type policyChoice struct {
+	Name auth.RulePolicy
+	Says string
 }
 
 type keyRow struct {
@@ -640,7 +645,16 @@ func (h *Handler) appPage(ctx context.Context, v *appsView, a *auth.App) error {
 	if len(a.AllowedGroupIDs) > 0 {
 		v.Fallback = "members of " + groupList(names, a.AllowedGroupIDs, "")
 	}
-	v.Policies = []auth.RulePolicy{auth.PolicyBypass, auth.PolicySignedIn, auth.PolicyGroups, auth.PolicySecondFactor, auth.PolicyDeny}
+	v.Policies = []policyChoice{
+		{auth.PolicyBypass, "no sign-in needed; the identity headers are sent empty"},
+		{auth.PolicySignedIn, "every active signed-in user"},
+		{auth.PolicyGroups, "members of the groups checked below"},
+		{auth.PolicySecondFactor, "signed in with a second factor (members of the groups below, or of the app's)"},
+		{auth.PolicyDeny, "nobody"},
+	}
+	if v.RuleForm.Policy == "" {
+		v.RuleForm.Policy = auth.PolicySignedIn
+	}
 	return nil
 }
 
