@@ -102,10 +102,10 @@ type ruleRow struct {
 	Last     bool
 }
 
-// field reads an error for a template: {{with .Err "name"}}.
+// Err is the refusal of a form field for the template ("" when none).
 func (v *appsView) Err(field string) string { return v.Errors[field] }
 
-func (h *Handler) appsView(r *http.Request, me *auth.User, title string) *appsView {
+func (h *Handler) appsView(me *auth.User, title string) *appsView {
 	return &appsView{page: &page{Title: title, User: me, AdminTab: tabApps}, Errors: map[string]string{}}
 }
 
@@ -123,7 +123,7 @@ func (h *Handler) renderApps(w http.ResponseWriter, r *http.Request, status int,
 	h.renderData(w, r, status, adminTemplate(name), v.page, v)
 }
 
-// fail logs err and shows the error page: 404 for a missing app, key or
+// adminFail logs err and shows the error page: 404 for a missing app, key or
 // rule, 500 otherwise.
 func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, auth.ErrNotFound) {
@@ -148,7 +148,7 @@ func (h *Handler) adminApps(w http.ResponseWriter, r *http.Request, me *auth.Use
 		h.adminFail(w, r, "group names", err)
 		return
 	}
-	v := h.appsView(r, me, "Applications")
+	v := h.appsView(me, "Applications")
 	for _, a := range apps {
 		v.Apps = append(v.Apps, appRow{App: a, Groups: groupList(names, a.AllowedGroupIDs, "everyone")})
 	}
@@ -324,10 +324,13 @@ func (f *appForm) parse(ids map[string]string, errs map[string]string) parsed {
 			errs["metadata"] = fmt.Sprintf("%q is not key=value", l)
 			break
 		}
+		if val = strings.TrimSpace(val); val == "" {
+			continue // as in the CLI, a blank value is no entry
+		}
 		if p.metadata == nil {
 			p.metadata = map[string]string{}
 		}
-		p.metadata[k] = strings.TrimSpace(val)
+		p.metadata[k] = val
 	}
 	if f.Type == auth.AppOIDC {
 		for _, t := range []struct {
@@ -497,7 +500,7 @@ func refused(err error, errs map[string]string) bool {
 		errs[f] = msg
 		return true
 	}
-	if errors.Is(err, auth.ErrConflict) || errors.Is(err, auth.ErrNotFound) && strings.HasPrefix(err.Error(), "user ") {
+	if errors.Is(err, auth.ErrConflict) {
 		errs[""] = upperFirst(err.Error()) + "."
 		return true
 	}
@@ -543,7 +546,7 @@ func (h *Handler) adminAppNewForm(w http.ResponseWriter, r *http.Request, me *au
 		http.Redirect(w, r, pathAdminApps, http.StatusSeeOther)
 		return
 	}
-	v := h.appsView(r, me, "New application")
+	v := h.appsView(me, "New application")
 	if _, _, err := h.formChoices(r.Context(), v); err != nil {
 		h.adminFail(w, r, "form choices", err)
 		return
@@ -559,7 +562,7 @@ func (h *Handler) adminAppCreate(w http.ResponseWriter, r *http.Request, me *aut
 		h.RenderError(w, r, http.StatusBadRequest, "Not an application type", "Choose an OIDC or a forward_auth application.")
 		return
 	}
-	v := h.appsView(r, me, "New application")
+	v := h.appsView(me, "New application")
 	_, slugIDs, err := h.formChoices(ctx, v)
 	if err != nil {
 		h.adminFail(w, r, "form choices", err)
@@ -592,7 +595,7 @@ func (h *Handler) adminAppCreate(w http.ResponseWriter, r *http.Request, me *aut
 // (render's no-store) and nothing links back to it: the secret is not
 // kept, so it cannot be shown again.
 func (h *Handler) showOnce(w http.ResponseWriter, r *http.Request, me *auth.User, a *auth.App, title, clientID, secret, key string) {
-	v := h.appsView(r, me, title)
+	v := h.appsView(me, title)
 	v.App, v.OnceTitle, v.ClientID, v.Secret, v.APIKey = a, title, clientID, secret, key
 	h.renderApps(w, r, http.StatusOK, "app_once", v)
 }
@@ -672,7 +675,7 @@ func (h *Handler) adminApp(w http.ResponseWriter, r *http.Request, me *auth.User
 		h.adminFail(w, r, "read app", err)
 		return
 	}
-	v := h.appsView(r, me, a.Name)
+	v := h.appsView(me, a.Name)
 	if r.URL.Query().Get("saved") != "" {
 		v.Notice = "Saved."
 	}
@@ -689,7 +692,7 @@ func (h *Handler) adminAppUpdate(w http.ResponseWriter, r *http.Request, me *aut
 		h.adminFail(w, r, "read app", err)
 		return
 	}
-	v := h.appsView(r, me, cur.Name)
+	v := h.appsView(me, cur.Name)
 	_, slugIDs, err := h.formChoices(ctx, v)
 	if err != nil {
 		h.adminFail(w, r, "form choices", err)
@@ -796,7 +799,7 @@ func (h *Handler) adminAppKeyCreate(w http.ResponseWriter, r *http.Request, me *
 		h.adminFail(w, r, "read app", err)
 		return
 	}
-	v := h.appsView(r, me, a.Name)
+	v := h.appsView(me, a.Name)
 	v.KeyForm = keyForm{Name: strings.TrimSpace(r.PostFormValue("name")), Owner: strings.TrimSpace(r.PostFormValue("owner")), Expires: strings.TrimSpace(r.PostFormValue("expires"))}
 	ttl, err := auth.ParseLifetime(v.KeyForm.Expires)
 	if err != nil {
@@ -891,7 +894,7 @@ func (h *Handler) adminAppRuleAdd(w http.ResponseWriter, r *http.Request, me *au
 		h.adminFail(w, r, "read app", err)
 		return
 	}
-	v := h.appsView(r, me, a.Name)
+	v := h.appsView(me, a.Name)
 	_ = r.ParseForm()
 	f := ruleForm{
 		Path: strings.TrimSpace(r.PostForm.Get("path")), Methods: r.PostForm.Get("methods"), Networks: r.PostForm.Get("networks"),

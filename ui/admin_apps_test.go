@@ -234,6 +234,17 @@ func TestAdminApps_RefusalsShownAtTheFieldNothingSaved(t *testing.T) {
 	if a.Name != "Wiki" || a.EffectiveHeaders().Groups != "Remote-Groups" {
 		t.Errorf("a refused edit was saved: name %q, groups header %q", a.Name, a.EffectiveHeaders().Groups)
 	}
+
+	// A second app for the same domain is refused at the top of the form.
+	f = faForm()
+	f.Set("name", "Wiki two")
+	r = c.post("/admin/apps/new", f)
+	if r.code != 400 || !regexp.MustCompile(`id="form-error">[^<]*already covers wiki.example.com`).MatchString(r.body) {
+		t.Errorf("a second app for one domain: %d\n%s", r.code, r.body)
+	}
+	if apps, _ := e.auth.Apps(ctx); len(apps) != 1 {
+		t.Errorf("%d apps, want 1", len(apps))
+	}
 }
 
 func TestAdminApps_EditSetsEveryField(t *testing.T) {
