@@ -32,16 +32,25 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	return a
 }
 
-// adminGETs are the admin pages reached by a link.
-var adminGETs = []string{"/admin", "/admin/", "/admin/sign-out-everyone"}
+// adminGETs are the admin pages reached by a link; {id} is bob's id.
+var adminGETs = []string{"/admin", "/admin/", "/admin/sign-out-everyone",
+	"/admin/users", "/admin/users?q=bob", "/admin/users/new", "/admin/users/{id}",
+	"/admin/users/{id}/disable", "/admin/users/{id}/delete", "/admin/users/{id}/reset-second-factors",
+}
 
-// adminPOSTs are the admin forms.
-var adminPOSTs = []string{"/admin/sign-out-everyone"}
+// adminPOSTs are the admin forms; {id} is bob's id.
+var adminPOSTs = []string{"/admin/sign-out-everyone",
+	"/admin/users/new", "/admin/users/invite", "/admin/users/{id}", "/admin/users/{id}/disable",
+	"/admin/users/{id}/enable", "/admin/users/{id}/delete", "/admin/users/{id}/second-factor",
+	"/admin/users/{id}/reset-second-factors", "/admin/users/{id}/sessions/x/end", "/admin/users/{id}/sessions/end",
+	"/admin/users/{id}/grants/revoke", "/admin/users/{id}/app-claims", "/admin/users/{id}/invite",
+}
 
 func TestAdmin_OnlyAdmins(t *testing.T) {
 	a := newAdminEnv(t)
 	anon := a.client("10.0.0.3")
 	for _, p := range adminGETs {
+		p = strings.ReplaceAll(p, "{id}", a.bob.ID)
 		want(t, anon.get(p), 303, "/signin?"+url.Values{"rd": {p}}.Encode())
 		r := a.person.get(p)
 		if r.code != 403 || !strings.Contains(r.body, "Admins only") {
@@ -52,10 +61,15 @@ func TestAdmin_OnlyAdmins(t *testing.T) {
 		}
 	}
 	for _, p := range adminPOSTs {
+		p = strings.ReplaceAll(p, "{id}", a.bob.ID)
 		want(t, anon.post(p, url.Values{}), 303, "/signin?"+url.Values{"rd": {"/admin"}}.Encode())
-		if r := a.person.post(p, url.Values{}); r.code != 403 {
+		if r := a.person.post(p, url.Values{}); r.code != 403 || !strings.Contains(r.body, "Admins only") {
 			t.Errorf("non-admin POST %s: %d\n%s", p, r.code, r.body)
 		}
+	}
+	// Nothing a refused form could have done was done.
+	if u, err := a.auth.User(context.Background(), a.bob.ID); err != nil || u.Status != auth.StatusActive {
+		t.Errorf("bob after the refused forms: %+v, %v", u, err)
 	}
 }
 

@@ -65,6 +65,25 @@ type Config struct {
 	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
 	// is set); see magiclink.go.
 	MagicLinks bool
+	// Grants lists and ends users' OIDC grants for the admin user page;
+	// nil: no OIDC provider, and the page shows none.
+	Grants Grants
+}
+
+// Grants is what the admin pages need of the OIDC provider's grants.
+type Grants interface {
+	// UserGrants lists the user's live grants.
+	UserGrants(ctx context.Context, userID string) ([]Grant, error)
+	// RevokeUser ends the user's grants at the app, or at every app when
+	// appID is "", and says how many ended.
+	RevokeUser(ctx context.Context, userID, appID string) (int, error)
+}
+
+// Grant is one OIDC grant: an application the user signed in to.
+type Grant struct {
+	AppID     string
+	Scopes    []string
+	CreatedAt time.Time
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -96,6 +115,7 @@ type Handler struct {
 	ready    func() bool
 	mailer   Mailer
 	magic    bool
+	grants   Grants
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -126,7 +146,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
@@ -135,6 +155,10 @@ func New(cfg Config) (*Handler, error) {
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// fields hands the user fields partial (admin pages) its data.
+		"fields": func(id string, f userForm, groups []groupChoice, filled bool) userFields {
+			return userFields{ID: id, Form: f, Groups: groups, Filled: filled}
+		},
 	}
 	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
