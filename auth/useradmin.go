@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,21 +36,24 @@ type UserPage struct {
 	Next string
 }
 
-// FindUsers returns one page of users by walking the email index from the
-// cursor: a page without a search costs its own size, however many users
-// there are; a search reads on until the page is full.
+// FindUsers returns one page of users. Without a search it walks the
+// email index from the cursor, so a page costs its own size however many
+// users there are. A search reads every user record once, in one pass
+// over the store, and decodes only the records whose raw bytes contain
+// the search text.
 func (s *Service) FindUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	if q.Limit <= 0 || q.Limit > MaxUserPage {
 		q.Limit = MaxUserPage
 	}
+	after := strings.ToLower(q.After)
 	needle := strings.ToLower(strings.TrimSpace(q.Search))
+	if needle != "" {
+		return s.searchUsers(ctx, needle, after, q.Limit)
+	}
 	p := &UserPage{}
 	err := s.store.View(ctx, func(t *kv.Txn) error {
 		p.Users, p.Next = nil, ""
-		return s.users.EachBy(t, kv.PrefixUserByEmail, strings.ToLower(q.After), func(u *User) error {
-			if needle != "" && !u.matches(needle) {
-				return nil
-			}
+		return s.users.EachBy(t, kv.PrefixUserByEmail, after, func(u *User) error {
 			if len(p.Users) == q.Limit {
 				// One more exists: the page is full and has a next one.
 				p.Next = p.Users[len(p.Users)-1].Email
@@ -62,6 +67,52 @@ func (s *Service) FindUsers(ctx context.Context, q UserQuery) (*UserPage, error)
 		return nil, err
 	}
 	return p, nil
+}
+
+func (s *Service) searchUsers(ctx context.Context, needle, after string, limit int) (*UserPage, error) {
+	// The raw JSON holds the fields searched as they are, except for
+	// characters JSON escapes; a needle with one of those skips the
+	// cheap test.
+	raw := []byte(needle)
+	quick := !strings.ContainsAny(needle, "<>&\\\"") && !strings.ContainsFunc(needle, func(r rune) bool { return r < 0x20 })
+	var found []*User
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		found = nil
+		return t.Scan([]byte(kv.PrefixUser), func(_, v []byte) error {
+			if quick && !bytes.Contains(bytes.ToLower(v), raw) {
+				return nil
+			}
+			u := new(User)
+			if err := json.Unmarshal(v, u); err != nil {
+				return fmt.Errorf("auth: decode user: %w", err)
+			}
+			if u.Email > after && u.matches(needle) {
+				found = append(found, u)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b *User) int { return strings.Compare(a.Email, b.Email) })
+	p := &UserPage{Users: found}
+	if len(found) > limit {
+		p.Users = found[:limit:limit]
+		p.Next = p.Users[limit-1].Email
+	}
+	return p, nil
+}
+
+// UserByLogin returns the user with the email or username login.
+func (s *Service) UserByLogin(ctx context.Context, login string) (*User, error) {
+	var u *User
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		u, err = s.userByLogin(t, strings.ToLower(strings.TrimSpace(login)))
+		return err
+	})
+	return u, mapKV(err, "user")
 }
 
 // matches reports whether the lower-case needle is in the user's email,

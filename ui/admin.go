@@ -66,6 +66,16 @@ func (h *Handler) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+user+"/grants/revoke", h.adminPage(h.adminRevokeGrants))
 	mux.HandleFunc("POST "+user+"/app-claims", h.adminPage(h.adminSetAppClaims))
 	mux.HandleFunc("POST "+user+"/invite", h.adminPage(h.adminReinvite))
+
+	mux.HandleFunc("GET "+pathAdminGroups, h.adminPage(h.adminGroups))
+	mux.HandleFunc("POST "+pathAdminGroups, h.adminPage(h.adminCreateGroup))
+	group := pathAdminGroups + "/{name}"
+	mux.HandleFunc("GET "+group, h.adminPage(h.adminGroup))
+	mux.HandleFunc("POST "+group, h.adminPage(h.adminSaveGroup))
+	mux.HandleFunc("POST "+group+"/members", h.adminPage(h.adminAddMember))
+	mux.HandleFunc("POST "+group+"/members/remove", h.adminPage(h.adminRemoveMember))
+	mux.HandleFunc("GET "+group+"/delete", h.adminPage(h.adminDeleteGroupForm))
+	mux.HandleFunc("POST "+group+"/delete", h.adminPage(h.adminDeleteGroup))
 }
 
 // adminPage lets only admins reach next: a signed-out visitor is sent to

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/clinchsso/clinch/auth"
@@ -283,4 +284,15 @@ var notices = map[string]string{
 }
 
 // notice is the message named by the request's done= parameter, or "".
-func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
+func notice(r *http.Request) string {
+	done := r.URL.Query().Get("done")
+	// A group saved with its second-factor requirement turned on says
+	// how many members it signed out; only the number comes from the URL.
+	if n, ok := strings.CutPrefix(done, "saved-signed-out-"); ok {
+		if k, err := strconv.Atoi(n); err == nil && k > 0 {
+			return "Saved. " + plural(k, "member without a second factor was", "members without a second factor were") +
+				" signed out; they set one up at their next sign-in."
+		}
+	}
+	return notices[done]
+}
