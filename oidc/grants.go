@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
@@ -49,6 +51,31 @@ func (g *Grants) Attach(svc *auth.Service) {
 		_, err := g.revokeApp(t, app)
 		return err
 	})
+}
+
+// GrantInfo is one grant as an admin sees it: which app, since when,
+// with which scopes.
+type GrantInfo struct {
+	ID        string
+	AppID     string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// UserGrants lists the user's live grants, oldest first.
+func (g *Grants) UserGrants(ctx context.Context, userID string) ([]GrantInfo, error) {
+	var out []GrantInfo
+	err := g.store.View(ctx, func(t *kv.Txn) error {
+		out = nil
+		return g.grants.Each(t, func(r *grantRecord) error {
+			if r.UserID == userID {
+				out = append(out, GrantInfo{ID: r.ID, AppID: r.AppID, Scopes: r.Scopes, CreatedAt: r.CreatedAt})
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b GrantInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, err
 }
 
 // RevokeUser ends every grant of the user, or only those at the app when

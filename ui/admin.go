@@ -45,6 +45,38 @@ func (h *Handler) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+pathAdmin+"/{$}", h.adminPage(h.adminDashboard))
 	mux.HandleFunc("GET "+pathSignOutEveryone, h.adminPage(h.signOutEveryoneForm))
 	mux.HandleFunc("POST "+pathSignOutEveryone, h.adminPage(h.signOutEveryone))
+
+	mux.HandleFunc("GET "+pathAdminUsers, h.adminPage(h.adminUsers))
+	mux.HandleFunc("GET "+pathAdminUsers+"/new", h.adminPage(h.adminNewUser))
+	mux.HandleFunc("POST "+pathAdminUsers+"/new", h.adminPage(h.adminCreateUser))
+	mux.HandleFunc("POST "+pathAdminUsers+"/invite", h.adminPage(h.adminInviteUser))
+	user := pathAdminUsers + "/{id}"
+	mux.HandleFunc("GET "+user, h.adminPage(h.adminUser))
+	mux.HandleFunc("POST "+user, h.adminPage(h.adminSaveUser))
+	mux.HandleFunc("GET "+user+"/disable", h.adminPage(h.adminDisableUserForm))
+	mux.HandleFunc("POST "+user+"/disable", h.adminPage(h.adminDisableUser))
+	mux.HandleFunc("POST "+user+"/enable", h.adminPage(h.adminEnableUser))
+	mux.HandleFunc("GET "+user+"/delete", h.adminPage(h.adminDeleteUserForm))
+	mux.HandleFunc("POST "+user+"/delete", h.adminPage(h.adminDeleteUser))
+	mux.HandleFunc("POST "+user+"/second-factor", h.adminPage(h.adminRequireSecondFactor))
+	mux.HandleFunc("GET "+user+"/reset-second-factors", h.adminPage(h.adminResetFactorsForm))
+	mux.HandleFunc("POST "+user+"/reset-second-factors", h.adminPage(h.adminResetFactors))
+	mux.HandleFunc("POST "+user+"/sessions/{sid}/end", h.adminPage(h.adminEndSession))
+	mux.HandleFunc("POST "+user+"/sessions/end", h.adminPage(h.adminEndSessions))
+	mux.HandleFunc("POST "+user+"/grants/revoke", h.adminPage(h.adminRevokeGrants))
+	mux.HandleFunc("POST "+user+"/app-claims", h.adminPage(h.adminSetAppClaims))
+	mux.HandleFunc("POST "+user+"/invite", h.adminPage(h.adminReinvite))
+
+	mux.HandleFunc("GET "+pathAdminGroups, h.adminPage(h.adminGroups))
+	mux.HandleFunc("POST "+pathAdminGroups, h.adminPage(h.adminCreateGroup))
+	group := pathAdminGroups + "/{name}"
+	mux.HandleFunc("GET "+group, h.adminPage(h.adminGroup))
+	mux.HandleFunc("POST "+group, h.adminPage(h.adminSaveGroup))
+	mux.HandleFunc("POST "+group+"/members", h.adminPage(h.adminAddMember))
+	mux.HandleFunc("POST "+group+"/members/remove", h.adminPage(h.adminRemoveMember))
+	mux.HandleFunc("GET "+group+"/delete", h.adminPage(h.adminDeleteGroupForm))
+	mux.HandleFunc("POST "+group+"/delete", h.adminPage(h.adminDeleteGroup))
+
 	h.registerAdminApps(mux)
 }
 

@@ -231,9 +231,9 @@ func newAppForm(typ auth.AppType) *appForm {
 	}
 }
 
-// formOf is the form showing a; names maps group ids to names, slugs app
+// appFormOf is the form showing a; names maps group ids to names, slugs app
 // ids to slugs.
-func formOf(a *auth.App, names, slugs map[string]string) *appForm {
+func appFormOf(a *auth.App, names, slugs map[string]string) *appForm {
 	h := a.EffectiveHeaders()
 	f := &appForm{
 		Type: a.Type, Name: a.Name, Slug: a.Slug, Active: a.Active,
@@ -620,7 +620,7 @@ func (h *Handler) appPage(ctx context.Context, v *appsView, a *auth.App) error {
 		for _, o := range apps {
 			slugs[o.ID] = o.Slug
 		}
-		v.Form = formOf(a, names, slugs)
+		v.Form = appFormOf(a, names, slugs)
 	}
 	v.Form.HasSecret = len(a.SecretHash) > 0
 	if a.Type != auth.AppForwardAuth {

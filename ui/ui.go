@@ -73,6 +73,25 @@ type Config struct {
 	// HeadersPreview gives the identity headers /api/verify would send
 	// for a user at a forward_auth app. Nil: the preview shows none.
 	HeadersPreview func(app *auth.App, user *auth.User, groups []*auth.Group) http.Header
+	// Grants lists and ends users' OIDC grants for the admin user page;
+	// nil: no OIDC provider, and the page shows none.
+	Grants Grants
+}
+
+// Grants is what the admin pages need of the OIDC provider's grants.
+type Grants interface {
+	// UserGrants lists the user's live grants.
+	UserGrants(ctx context.Context, userID string) ([]Grant, error)
+	// RevokeUser ends the user's grants at the app, or at every app when
+	// appID is "", and says how many ended.
+	RevokeUser(ctx context.Context, userID, appID string) (int, error)
+}
+
+// Grant is one OIDC grant: an application the user signed in to.
+type Grant struct {
+	AppID     string
+	Scopes    []string
+	CreatedAt time.Time
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -107,6 +126,7 @@ type Handler struct {
 	// previews for the admin's app page (admin_apps.go)
 	claimsPreview  func(context.Context, *auth.App, *auth.User) (map[string]any, error)
 	headersPreview func(*auth.App, *auth.User, []*auth.Group) http.Header
+	grants         Grants
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -137,7 +157,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants,
 		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -150,6 +170,10 @@ func New(cfg Config) (*Handler, error) {
 		"inc":  func(i int) int { return i + 1 },
 		"dec":  func(i int) int { return i - 1 },
 		"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
+		// fields hands the user fields partial (admin pages) its data.
+		"fields": func(id string, f userForm, groups []groupChoice, filled bool) userFields {
+			return userFields{ID: id, Form: f, Groups: groups, Filled: filled}
+		},
 	}
 	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
