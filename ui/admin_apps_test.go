@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -485,6 +486,9 @@ func TestAdminApps_Preview(t *testing.T) {
 		cfg.ClaimsPreview = func(_ context.Context, a *auth.App, u *auth.User) (map[string]any, error) {
 			return map[string]any{"email": u.Email, "app": a.Slug}, nil
 		}
+		cfg.HeadersPreview = func(a *auth.App, u *auth.User, _ []*auth.Group) http.Header {
+			return http.Header{"Remote-User": {u.Login()}, "Remote-App": {a.Slug}}
+		}
 	})
 	c := e.adminClient()
 	if _, err := e.auth.CreateGroup(ctx, "staff", "", ""); err != nil {
@@ -510,5 +514,19 @@ func TestAdminApps_Preview(t *testing.T) {
 	}
 	if r = c.get("/admin/apps/grafana?preview=nobody@example.com"); !strings.Contains(r.body, "No user has the email") {
 		t.Errorf("an unknown user is not explained")
+	}
+
+	// A forward_auth app shows headers, in name order; a disabled user
+	// may not use it.
+	want(t, c.post("/admin/apps/new", faForm()), 303, "/admin/apps/wiki")
+	r = c.get("/admin/apps/wiki?preview=ann@example.com")
+	if !regexp.MustCompile(`(?s)Remote-App</code></td><td><code>wiki<.*Remote-User</code></td><td><code>ann<`).MatchString(r.body) {
+		t.Errorf("the headers are not shown in order:\n%s", r.body)
+	}
+	if _, err := e.auth.SetStatus(ctx, "ann@example.com", auth.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if r = c.get("/admin/apps/wiki?preview=ann@example.com"); !strings.Contains(r.body, "may not use it") || !strings.Contains(r.body, "disabled") {
+		t.Errorf("a disabled user is not refused:\n%s", r.body)
 	}
 }
