@@ -214,9 +214,10 @@ func (a *app) serve(ctx context.Context) error {
 		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, `clinch user reset-link --email E` prints a reset link, `clinch user invite` prints the invitation link, and sign-in links by mail are off")
 	}
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks, Grants: adminGrants{a.grants},
 		ConnectedApps:  connectedApps{auth: a.auth, grants: a.grants},
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
+		ClaimsPreview: provider.PreviewClaims, HeadersPreview: forward.PreviewHeaders,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {
 			step, err := provider.SignInStep(r, id)
 			if err != nil {
@@ -340,4 +341,20 @@ func warnPlainHTTP(log *slog.Logger, site web.Site) {
 	}
 	log.Warn("CLINCH_HOST is plain http on a network address: passwords and session cookies travel in clear; put Clinch behind TLS and set CLINCH_HOST to its https URL (see README, \"Clinch itself behind Caddy or nginx\")",
 		"url", site.Host.String())
+}
+
+// adminGrants shows the admin pages the OIDC grants in their own terms.
+type adminGrants struct{ g *oidc.Grants }
+
+func (a adminGrants) UserGrants(ctx context.Context, userID string) ([]ui.Grant, error) {
+	gs, err := a.g.UserGrants(ctx, userID)
+	out := make([]ui.Grant, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, ui.Grant{AppID: g.AppID, Scopes: g.Scopes, CreatedAt: g.CreatedAt})
+	}
+	return out, err
+}
+
+func (a adminGrants) RevokeUser(ctx context.Context, userID, appID string) (int, error) {
+	return a.g.RevokeUser(ctx, userID, appID)
 }

@@ -68,6 +68,8 @@ type Service struct {
 	signOutHooks   []func(*kv.Txn, string) error
 	// eventHooks hear security events (securityevent.go).
 	eventHooks []func(SecurityEvent)
+	// everyoneHooks run inside SignOutEveryone's transaction.
+	everyoneHooks []func(*kv.Txn) error
 }
 
 // New returns a Service over an open store.

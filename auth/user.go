@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -156,11 +157,38 @@ func NormalizeClaims(raw string) (json.RawMessage, error) {
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil, invalid("claims", "must be a JSON object: "+err.Error())
+		return nil, invalid("claims", claimsProblem(raw, err))
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, invalid("claims", err.Error())
 	}
 	return b, nil
+}
+
+// claimsProblem says what is wrong with claims JSON in words an admin can
+// act on: where the syntax breaks (line and column), or what was given
+// instead of an object.
+func claimsProblem(raw string, err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := 1, 1
+		for _, r := range raw[:min(int(syn.Offset), len(raw))] {
+			if r == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		// The offset is just past the offending character.
+		if col > 1 {
+			col--
+		}
+		return fmt.Sprintf("are not valid JSON: %s, at line %d, column %d", syn.Error(), line, col)
+	case errors.As(err, &typ) && typ.Field == "":
+		return "must be a JSON object such as {\"department\": \"sales\"}, not " + typ.Value
+	}
+	return "must be a JSON object such as {\"department\": \"sales\"}: " + err.Error()
 }

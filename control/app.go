@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -242,22 +241,11 @@ func parseHeaders(base auth.HeaderConfig, pairs []string) (auth.HeaderConfig, er
 
 // parseTTL reads a Go duration or a number of days ("90d"); "" is 0.
 func parseTTL(flagName, s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
+	d, err := auth.ParseLifetime(s)
+	if err != nil {
+		return 0, usagef("--%s: %s", flagName, err.Error())
 	}
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, usagef("--%s: %q is not a number of days", flagName, s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, usagef("--%s: %q is not a duration like 90d, 12h or 30m", flagName, s)
-	}
-	return v, nil
+	return d, nil
 }
 
 func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {

@@ -129,6 +129,28 @@ func (c *Collection[T]) Each(t *Txn, fn func(*T) error) error {
 	})
 }
 
+// EachBy calls fn for every record that has a value in the index idx, in
+// the order of those values, starting with the first value greater than
+// after ("" starts at the first). Return ErrStop from fn to end early; a
+// page of n records costs n reads, however many come before it.
+func (c *Collection[T]) EachBy(t *Txn, idx Prefix, after string, fn func(*T) error) error {
+	start := idx.Key(after)
+	if after != "" {
+		// The smallest key greater than idx+after.
+		start = append(start, 0)
+	}
+	return t.ScanFrom([]byte(idx), start, func(_, id []byte) error {
+		v, err := c.Get(t, string(id))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(v)
+	})
+}
+
 // All returns every record in key order.
 func (c *Collection[T]) All(t *Txn) ([]*T, error) {
 	var out []*T

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,5 +255,50 @@ func TestUpdate_ConflictingTransactionsAreRetried(t *testing.T) {
 	}
 	if string(got) != strconv.Itoa(n) {
 		t.Fatalf("counter = %s, want %d", got, n)
+	}
+}
+
+func TestCollection_EachByPages(t *testing.T) {
+	s, c := kvtest.Open(t), recs()
+	// Ids in the opposite order of emails, so key order and index order
+	// differ; "b@x" and "b@xa" test that "after" is exclusive and a
+	// longer value that starts with the cursor still comes next.
+	for i, e := range []string{"d@x", "c@x", "b@xa", "b@x", "a@x"} {
+		if err := put(t, s, c, rec{ID: strconv.Itoa(i), Email: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(after string, n int) []string {
+		var out []string
+		err := s.View(context.Background(), func(tx *kv.Txn) error {
+			return c.EachBy(tx, "idx/rec/email/", after, func(r *rec) error {
+				out = append(out, r.Email)
+				if len(out) == n {
+					return kv.ErrStop
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tests := []struct {
+		after string
+		n     int
+		want  string
+	}{
+		{"", 2, "a@x b@x"},
+		{"b@x", 2, "b@xa c@x"},
+		{"c@x", 5, "d@x"},
+		{"d@x", 5, ""},
+		{"bb", 1, "c@x"},
+	}
+	for _, tt := range tests {
+		got := page(tt.after, tt.n)
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("after %q: %q, want %q", tt.after, g, tt.want)
+		}
 	}
 }

@@ -300,6 +300,27 @@ func (t *Txn) Scan(prefix []byte, fn func(key, val []byte) error) error {
 	return nil
 }
 
+// ScanFrom is Scan starting at the first key with the prefix that is
+// >= start (start includes the prefix): for pages read by cursor, so a
+// page costs its own size, not the size of everything before it.
+func (t *Txn) ScanFrom(prefix, start []byte, fn func(key, val []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	it := t.t.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(start); it.Valid(); it.Next() {
+		item := it.Item()
+		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		if errors.Is(err, ErrStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ErrStop ends a Scan early.
 var ErrStop = errors.New("kv: stop scan")
 

@@ -41,6 +41,7 @@ func (g *Grants) Attach(svc *auth.Service) {
 		_, err := g.revokeUser(t, userID, "")
 		return err
 	})
+	svc.OnSignOutEveryone(g.revokeEveryone)
 	svc.OnUserDelete(func(t *kv.Txn, userID string) error {
 		_, err := g.revokeUser(t, userID, "")
 		return err
@@ -52,6 +53,31 @@ func (g *Grants) Attach(svc *auth.Service) {
 		_, err := g.revokeApp(t, app)
 		return err
 	})
+}
+
+// GrantInfo is one grant as an admin sees it: which app, since when,
+// with which scopes.
+type GrantInfo struct {
+	ID        string
+	AppID     string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// UserGrants lists the user's live grants, oldest first.
+func (g *Grants) UserGrants(ctx context.Context, userID string) ([]GrantInfo, error) {
+	var out []GrantInfo
+	err := g.store.View(ctx, func(t *kv.Txn) error {
+		out = nil
+		return g.grants.Each(t, func(r *grantRecord) error {
+			if r.UserID == userID {
+				out = append(out, GrantInfo{ID: r.ID, AppID: r.AppID, Scopes: r.Scopes, CreatedAt: r.CreatedAt})
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b GrantInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, err
 }
 
 // RevokeUser ends every grant of the user, or only those at the app when
@@ -84,6 +110,25 @@ func (g *Grants) revokeUser(t *kv.Txn, userID, appID string) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// revokeEveryone ends every grant of every user ("sign out everyone").
+// Client-credentials tokens belong to no person and stay.
+func (g *Grants) revokeEveryone(t *kv.Txn) error {
+	var ids []string
+	err := g.grants.Each(t, func(r *grantRecord) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := revokeGrant(t, id); err != nil {
+			return fmt.Errorf("oidc: revoke grant: %w", err)
+		}
+	}
+	return nil
 }
 
 // revokeApp ends every grant at the app and its client_credentials tokens.

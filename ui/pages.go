@@ -115,6 +115,12 @@ func fieldLabel(f string) string {
 		return "Password"
 	case "name":
 		return "Name"
+	case "claims":
+		return "Custom claims"
+	case "groups":
+		return "Groups"
+	case "description":
+		return "Description"
 	}
 	return "Input"
 }

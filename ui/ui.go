@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,7 @@ import (
 	"github.com/clinchsso/clinch/web"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/admin/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -68,6 +70,33 @@ type Config struct {
 	// ConnectedApps lists and revokes the OIDC apps a user let in, for
 	// the account page; nil: it shows none.
 	ConnectedApps ConnectedApps
+
+	// ClaimsPreview gives the claims an OIDC app's ID token and userinfo
+	// would carry for a user (every scope), for the admin's preview. Nil:
+	// the preview shows none.
+	ClaimsPreview func(ctx context.Context, app *auth.App, user *auth.User) (map[string]any, error)
+	// HeadersPreview gives the identity headers /api/verify would send
+	// for a user at a forward_auth app. Nil: the preview shows none.
+	HeadersPreview func(app *auth.App, user *auth.User, groups []*auth.Group) http.Header
+	// Grants lists and ends users' OIDC grants for the admin user page;
+	// nil: no OIDC provider, and the page shows none.
+	Grants Grants
+}
+
+// Grants is what the admin pages need of the OIDC provider's grants.
+type Grants interface {
+	// UserGrants lists the user's live grants.
+	UserGrants(ctx context.Context, userID string) ([]Grant, error)
+	// RevokeUser ends the user's grants at the app, or at every app when
+	// appID is "", and says how many ended.
+	RevokeUser(ctx context.Context, userID, appID string) (int, error)
+}
+
+// Grant is one OIDC grant: an application the user signed in to.
+type Grant struct {
+	AppID     string
+	Scopes    []string
+	CreatedAt time.Time
 }
 
 // authzParam carries a pending authorization's id through sign-in.
@@ -101,6 +130,10 @@ type Handler struct {
 	magic    bool
 	// connected: the account page's OIDC apps; may be nil.
 	connected ConnectedApps
+	// previews for the admin's app page (admin_apps.go)
+	claimsPreview  func(context.Context, *auth.App, *auth.User) (map[string]any, error)
+	headersPreview func(*auth.App, *auth.User, []*auth.Group) http.Header
+	grants         Grants
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -131,9 +164,10 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks,
-		connected: cfg.ConnectedApps,
-		pages:     map[string]*template.Template{}, static: map[string]staticFile{},
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants,
+		connected:     cfg.ConnectedApps,
+		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
+		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -141,6 +175,13 @@ func New(cfg Config) (*Handler, error) {
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"inc":  func(i int) int { return i + 1 },
+		"dec":  func(i int) int { return i - 1 },
+		"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
+		// fields hands the user fields partial (admin pages) its data.
+		"fields": func(id string, f userForm, groups []groupChoice, filled bool) userFields {
+			return userFields{ID: id, Form: f, Groups: groups, Filled: filled}
+		},
 	}
 	for _, name := range []string{"signin", "signup", "home", "error", "secondfactor", "setuptotp", "backupcodes", "security", "passkeys", "forgot", "reset", "invitation", "magic", "account", "emailchange"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -149,7 +190,21 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.pages[name] = t
 	}
-	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	// Every admin page is parsed with the layout and the admin navigation;
+	// a new one is a new file, found here.
+	admin, err := fs.Glob(templateFS, "templates/admin/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("ui: admin templates: %w", err)
+	}
+	for _, f := range admin {
+		name := adminTemplate(strings.TrimSuffix(path.Base(f), ".html"))
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_nav.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("ui: template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	err = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -215,6 +270,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sessions/{id}/revoke", h.revoke)
 	h.registerPasskeys(mux)
 	h.registerAccount(mux)
+	h.registerAdmin(mux)
 	mux.HandleFunc("GET /static/{file}", h.serveStatic)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -264,6 +320,10 @@ type page struct {
 	NoAutofill bool
 	// error
 	Message string
+	// admin pages (admin.go): the navigation tab that is current, and
+	// the page's own data (each admin page has its own type)
+	AdminTab string
+	Admin    any
 
 	// sign-in steps after the password
 	Person  *auth.User // who is signing in (not signed in yet)
@@ -309,10 +369,16 @@ type sessionView struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	h.renderData(w, r, status, name, p, p)
+}
+
+// renderData is render for a page whose template reads more than page
+// holds: data embeds p, which gets the layout's fields.
+func (h *Handler) renderData(w http.ResponseWriter, r *http.Request, status int, name string, p *page, data any) {
 	p.CSS = h.cssURL
 	p.CSRF = web.CSRFToken(r)
 	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		web.Logger(r, h.log).Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -32,6 +32,16 @@ type goRP struct {
 // completes it once Caddy serves.
 func (st *stack) goRP(name string, flags ...string) *goRP {
 	st.t.Helper()
+	origin := st.rpSite(name)
+	cl := st.oidcApp(strings.ToUpper(name[:1])+name[1:], append([]string{
+		"--redirect-uri", origin + "/cb", "--post-logout-redirect-uri", origin + "/bye"}, flags...)...)
+	return &goRP{origin: origin, client: cl}
+}
+
+// rpSite adds the RP's pages at https://NAME.clinch.test:PORT to Caddy
+// and returns that origin; the OIDC app is registered separately.
+func (st *stack) rpSite(name string) string {
+	st.t.Helper()
 	pages := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		switch r.URL.Path {
@@ -48,11 +58,8 @@ func (st *stack) goRP(name string, flags ...string) *goRP {
 		}
 	}))
 	st.t.Cleanup(pages.Close)
-	origin := st.caddy.URL(name)
-	cl := st.oidcApp(strings.ToUpper(name[:1])+name[1:], append([]string{
-		"--redirect-uri", origin + "/cb", "--post-logout-redirect-uri", origin + "/bye"}, flags...)...)
 	st.sites = append(st.sites, harness.CaddySite{Name: name, Body: harness.ReverseProxy(strings.TrimPrefix(pages.URL, "http://"))})
-	return &goRP{origin: origin, client: cl}
+	return st.caddy.URL(name)
 }
 
 // discover reads Clinch's discovery document through Caddy, as the RP's

@@ -55,6 +55,21 @@ func (b Tab) Type(sel, text string) {
 		chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// TypeArea is Type for a textarea: chromedp's Clear and SetValue fail on
+// one (an empty one has no text node), so the page's own DOM empties it
+// before the keys are sent.
+func (b Tab) TypeArea(sel, text string) {
+	b.T.Helper()
+	b.do("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); e.value = ""; return true; })()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+		b.T.Fatalf("browser: empty %s: %v", sel, err)
+	}
+	b.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
 // WaitVisible waits until an element matching the CSS selector sel is
 // shown, for what a page's script reveals without loading a new page.
 func (b Tab) WaitVisible(sel string) {
