@@ -53,6 +53,8 @@ const (
 	PrefixPasswordReset   Prefix = "reset/"             // HMAC(reset token) → password-reset link, TTL
 	PrefixInvitation      Prefix = "invite/"            // HMAC(invitation token) → invitation link, TTL
 	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
+	PrefixAudit           Prefix = "audit/"             // event id (time-ordered) → audit.Event, TTL of the retention
+	PrefixAuditByUser     Prefix = "idx/audit/user/"    // user id/event id → nothing, TTL of the retention
 )
 
 // Key joins a prefix and an id into a key.

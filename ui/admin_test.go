@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 )
 
@@ -45,6 +47,7 @@ var adminGETs = []string{"/admin", "/admin/", "/admin/sign-out-everyone",
 	"/admin/users", "/admin/users?q=bob", "/admin/users/new", "/admin/users/{id}",
 	"/admin/users/{id}/disable", "/admin/users/{id}/delete", "/admin/users/{id}/reset-second-factors",
 	"/admin/groups", "/admin/groups/staff", "/admin/groups/staff/delete",
+	"/admin/audit", "/admin/audit?kind=signin", "/admin/audit/export",
 }
 
 // adminPOSTs are the admin forms; {id} is bob's id.
@@ -316,5 +319,55 @@ func TestAdmin_Groups(t *testing.T) {
 	want(t, a.admin.post("/admin/groups/home/delete", url.Values{}), 303, "/admin/groups?done=group-deleted")
 	if _, err := a.auth.Group(ctx, "home"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("home after delete: %v", err)
+	}
+}
+
+// Changes made on the admin pages are in the audit log with the admin as
+// the actor; the log filters by user and kind, and exports JSON lines.
+func TestAdmin_Audit(t *testing.T) {
+	a := newAdminEnv(t)
+	path := "/admin/users/" + a.bob.ID
+	want(t, a.admin.post(path, url.Values{"email": {"bob@example.com"}, "name": {"Bobby"}, "username": {"bob"}}), 303, path+"?done=saved")
+
+	r := a.admin.get("/admin/audit?user=bob&kind=user.updated")
+	if r.code != 200 || !strings.Contains(r.body, "<code>user.updated</code>") || !strings.Contains(r.body, "ada@example.com") ||
+		!strings.Contains(r.body, "Bobby") {
+		t.Fatalf("audit page:\n%s", r.body)
+	}
+	if strings.Contains(r.body, "<code>signin</code>") {
+		t.Error("the kind filter let sign-ins through")
+	}
+	// The dashboard shows recent events.
+	if d := a.admin.get("/admin"); !strings.Contains(d.body, "<code>user.updated</code>") {
+		t.Errorf("dashboard lacks the recent event:\n%s", d.body)
+	}
+	// Bad filters are named, not ignored.
+	for q, msg := range map[string]string{"kind=nope": "no event kind", "since=yesterday": "not a date and time"} {
+		if r := a.admin.get("/admin/audit?" + q); r.code != 400 || !strings.Contains(r.body, msg) {
+			t.Errorf("%s: %d", q, r.code)
+		}
+	}
+	x := a.admin.get("/admin/audit/export?user=bob")
+	if x.code != 200 || !strings.HasPrefix(x.hdr.Get("Content-Type"), "application/jsonl") ||
+		!strings.Contains(x.hdr.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", x.code, x.hdr)
+	}
+	lines := strings.Split(strings.TrimSpace(x.body), "\n")
+	kinds := map[string]bool{}
+	for _, l := range lines {
+		var e audit.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("export line %q: %v", l, err)
+		}
+		if e.Subject != a.bob.ID && e.Actor != a.bob.ID {
+			t.Errorf("export for bob has an event about %s", e.Subject)
+		}
+		kinds[string(e.Kind)] = true
+		if e.Kind == audit.UserUpdated && e.Actor != a.ada.ID {
+			t.Errorf("the edit's actor is %q, want ada", e.Actor)
+		}
+	}
+	if !kinds["user.updated"] || !kinds["signin"] {
+		t.Errorf("export kinds %v, want user.updated and signin", kinds)
 	}
 }
