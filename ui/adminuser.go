@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
 )
@@ -371,6 +373,9 @@ func (h *Handler) adminEndSession(w http.ResponseWriter, r *http.Request, me *au
 		h.adminInternalError(w, r, "end session", err)
 		return
 	}
+	if err == nil {
+		h.auth.Audit(r.Context(), audit.Event{Kind: audit.SessionRevoked, Subject: u.ID, Email: u.Email})
+	}
 	web.Logger(r, h.log).Info("admin ended a session", "admin_id", me.ID, "user_id", u.ID)
 	http.Redirect(w, r, userPath(u)+"?done=session-ended", http.StatusSeeOther)
 }
@@ -401,10 +406,17 @@ func (h *Handler) adminRevokeGrants(w http.ResponseWriter, r *http.Request, me *
 		h.RenderError(w, r, http.StatusBadRequest, "Nothing to revoke", "The form named no application.")
 		return
 	}
-	if _, err := h.grants.RevokeUser(r.Context(), u.ID, app); err != nil {
+	n, err := h.grants.RevokeUser(r.Context(), u.ID, app)
+	if err != nil {
 		h.adminInternalError(w, r, "revoke grants", err)
 		return
 	}
+	slug := app
+	if a, err := h.auth.AppByID(r.Context(), app); err == nil {
+		slug = a.Slug
+	}
+	h.auth.Audit(r.Context(), audit.Event{Kind: audit.TokenRevoked, Subject: u.ID, Email: u.Email, App: slug,
+		Detail: map[string]string{"grants_ended": strconv.Itoa(n)}})
 	// Caches holding the tokens drop them.
 	h.auth.Notify(auth.Change{Kind: auth.ChangeUser, UserID: u.ID})
 	h.auth.Notify(auth.Change{Kind: auth.ChangeToken, UserID: u.ID})
