@@ -207,6 +207,12 @@ func (h *Handler) adminAuditExport(w http.ResponseWriter, r *http.Request, me *a
 		return
 	}
 	f.Cursor = ""
+	// A store that cannot be read fails here, with an error page, rather
+	// than as an empty download.
+	if _, err := h.audit.List(r.Context(), audit.Filter{Limit: 1}); err != nil {
+		h.adminInternalError(w, r, "audit export", err)
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/jsonl; charset=utf-8")
 	hd.Set("Content-Disposition", `attachment; filename="clinch-audit-`+h.auth.Now().UTC().Format("20060102-150405")+`.jsonl"`)

@@ -225,6 +225,11 @@ func (h *Handler) adminSaveUser(w http.ResponseWriter, r *http.Request, me *auth
 		return
 	}
 	web.Logger(r, h.log).Info("admin changed a user", "admin_id", me.ID, "user_id", saved.ID)
+	if saved.ID == me.ID && !saved.Admin {
+		// They gave up admin: the admin pages are closed to them now.
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, userPath(saved)+"?done=saved", http.StatusSeeOther)
 }
 
