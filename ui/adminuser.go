@@ -374,13 +374,16 @@ func (h *Handler) adminEndSession(w http.ResponseWriter, r *http.Request, me *au
 		return
 	}
 	err := h.auth.EndSession(r.Context(), r.PathValue("sid"), u.ID)
-	if err != nil && !errors.Is(err, auth.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
+		// Ended already (or not the user's): the page shows what is left.
+		http.Redirect(w, r, userPath(u), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
 		h.adminInternalError(w, r, "end session", err)
 		return
 	}
-	if err == nil {
-		h.auth.Audit(r.Context(), audit.Event{Kind: audit.SessionRevoked, Subject: u.ID, Email: u.Email})
-	}
+	h.auth.Audit(r.Context(), audit.Event{Kind: audit.SessionRevoked, Subject: u.ID, Email: u.Email})
 	web.Logger(r, h.log).Info("admin ended a session", "admin_id", me.ID, "user_id", u.ID)
 	http.Redirect(w, r, userPath(u)+"?done=session-ended", http.StatusSeeOther)
 }
