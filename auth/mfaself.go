@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -33,7 +34,9 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 	case !st.TOTP:
 		return ErrNoTOTP
 	}
+	var email string
 	err = s.withProof(ctx, userID, proof, func(t *kv.Txn, u *User, f *secondFactors) error {
+		email = u.Email
 		if !f.has() {
 			return ErrNoTOTP
 		}
@@ -49,6 +52,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 	if err == nil {
 		s.Notify(Change{Kind: ChangeUser, UserID: userID})
 		s.announce(ctx, EventTOTPRemoved, userID, nil, "")
+		s.Audit(ctx, audit.Event{Kind: audit.SecondFactorRemoved, Actor: userID, Subject: userID, Email: email, IP: proof.IP, Detail: map[string]string{"factor": "totp"}})
 	}
 	return err
 }
@@ -59,8 +63,9 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 // used up with the rest). ErrNoTOTP without an authenticator app.
 func (s *Service) RegenerateBackupCodes(ctx context.Context, userID string, proof Proof) ([]string, error) {
 	var shown []string
+	var email string
 	err := s.withProof(ctx, userID, proof, func(t *kv.Txn, u *User, f *secondFactors) error {
-		shown = nil
+		shown, email = nil, u.Email
 		if !f.has() {
 			return ErrNoTOTP
 		}
@@ -71,6 +76,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, userID string, proo
 	})
 	if err == nil {
 		s.announce(ctx, EventBackupCodesRegenerated, userID, nil, "")
+		s.Audit(ctx, audit.Event{Kind: audit.BackupCodesRegenerated, Actor: userID, Subject: userID, Email: email, IP: proof.IP})
 	}
 	return shown, err
 }

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -142,6 +143,7 @@ func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
 	})
 	if err == nil {
 		s.announce(ctx, EventPasskeyRemoved, userID, nil, name)
+		s.Audit(ctx, audit.Event{Kind: audit.PasskeyRemoved, Subject: userID, Detail: map[string]string{"passkey": id, "name": name}})
 	}
 	return err
 }

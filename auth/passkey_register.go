@@ -9,6 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -130,6 +131,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, in PasskeyRegis
 		return nil, err
 	}
 	s.announce(ctx, EventPasskeyAdded, in.User.ID, nil, p.Name)
+	e := userEvent(audit.PasskeyAdded, in.User)
+	e.Actor, e.Detail = in.User.ID, map[string]string{"passkey": p.ID, "name": p.Name}
+	s.Audit(ctx, e)
 	return p, nil
 }
 

@@ -5,10 +5,12 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -30,6 +33,9 @@ type Config struct {
 	Now func() time.Time
 	// Passkeys says where passkeys work; the zero value turns them off.
 	Passkeys PasskeyConfig
+	// Audit keeps the audit trail (see Service.Audit); nil records
+	// nothing.
+	Audit Recorder
 }
 
 // Service is the one admin and identity service, used by the sign-in pages,
@@ -40,6 +46,7 @@ type Service struct {
 	log     *slog.Logger
 	cost    int
 	now     func() time.Time
+	audit   Recorder
 
 	users    *kv.Collection[User]
 	groups   *kv.Collection[Group]
@@ -83,6 +90,7 @@ func New(cfg Config) (*Service, error) {
 		log:     cfg.Logger,
 		cost:    cfg.BcryptCost,
 		now:     cfg.Now,
+		audit:   cfg.Audit,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -212,6 +220,12 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeGroups})
+	e := userEvent(audit.UserCreated, u)
+	e.After = userSnapshot(u)
+	if len(in.Groups) > 0 {
+		e.Detail = map[string]string{"groups": strings.Join(in.Groups, ",")}
+	}
+	s.Audit(ctx, e)
 	return u, nil
 }
 
@@ -302,6 +316,9 @@ func (s *Service) SetupFirstUser(ctx context.Context, in NewUser) (*User, error)
 	if err != nil {
 		return nil, err
 	}
+	e := userEvent(audit.UserCreated, u)
+	e.After, e.Detail = userSnapshot(u), map[string]string{"via": "first-run wizard"}
+	s.Audit(ctx, e)
 	return u, nil
 }
 
@@ -368,19 +385,23 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 	return out, err
 }
 
-// UpdateUser applies fn to the user with the email in one transaction.
-func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
-	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
+// updateUser applies fn to the user with the email in one transaction,
+// and records the change as an event of the kind with the user before and
+// after.
+func (s *Service) updateUser(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	return s.updateUserEnding(ctx, kind, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
 }
 
 // updateUserEnding is updateUser for changes that may end the user's
-// sessions: fn returns the ids it ended, which go out with the change.
-func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
+// sessions: fn returns the ids it ended, which go out with the change (and
+// in the event's detail as a count).
+func (s *Service) updateUserEnding(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
 	var u *User
+	var before json.RawMessage
 	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		var err error
@@ -388,6 +409,7 @@ func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t 
 		if err != nil {
 			return err
 		}
+		before = userSnapshot(u)
 		if ended, err = fn(t, u); err != nil {
 			return err
 		}
@@ -398,6 +420,12 @@ func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t 
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: u.ID, EndedSessions: ended})
+	ev := userEvent(kind, u)
+	ev.Before, ev.After = before, userSnapshot(u)
+	if len(ended) > 0 {
+		ev.Detail = map[string]string{"sessions_ended": strconv.Itoa(len(ended))}
+	}
+	s.Audit(ctx, ev)
 	return u, nil
 }
 
@@ -408,7 +436,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 		return nil, err
 	}
 	wasActive := false
-	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEnding(ctx, audit.PasswordChanged, email, func(t *kv.Txn, u *User) ([]string, error) {
 		wasActive = u.Status == StatusActive
 		u.PasswordHash = h
 		u.PasswordVersion++
@@ -427,7 +455,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 // SetStatus enables or disables a user. Disabling ends their sessions and
 // refuses the last active admin.
 func (s *Service) SetStatus(ctx context.Context, email string, st Status) (*User, error) {
-	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	return s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if st == StatusDisabled && u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
 				return nil, err
@@ -447,7 +475,7 @@ func (s *Service) SetUserClaims(ctx context.Context, email, claims string) (*Use
 	if err != nil {
 		return nil, err
 	}
-	return s.updateUser(ctx, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
+	return s.updateUser(ctx, audit.UserUpdated, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
 }
 
 func (s *Service) ensureOtherAdmin(t *kv.Txn, exceptID string) error {
@@ -476,12 +504,14 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	}
 	var id string
 	var ended []string
+	var before json.RawMessage
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		u, err := s.userByEmail(t, e)
 		if err != nil {
 			return err
 		}
 		id = u.ID
+		before = userSnapshot(u)
 		if u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
 				return err
@@ -523,6 +553,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: id, EndedSessions: ended})
 	s.Notify(Change{Kind: ChangeGroups})
+	s.Audit(ctx, audit.Event{Kind: audit.UserDeleted, Subject: id, Email: e, Before: before})
 	return nil
 }
 

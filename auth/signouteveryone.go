@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"strconv"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -58,5 +60,7 @@ func (s *Service) SignOutEveryone(ctx context.Context) (int, error) {
 	}
 	// Access tokens of people who had no session left are cached too.
 	s.Notify(Change{Kind: ChangeToken})
+	s.Audit(ctx, audit.Event{Kind: audit.SignOutEverywhere, Detail: map[string]string{
+		"scope": "everyone", "sessions_ended": strconv.Itoa(n), "users": strconv.Itoa(len(byUser))}})
 	return n, nil
 }

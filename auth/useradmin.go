@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -172,7 +173,8 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 			}
 		}
 	}
-	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	var joined, left []string
+	u, err := s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if in.Email != nil && newEmail != u.Email {
 			if _, err := s.users.GetBy(t, kv.PrefixUserByEmail, newEmail); err == nil {
 				return nil, fmt.Errorf("user with email %s: %w", newEmail, ErrConflict)
@@ -204,7 +206,16 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 		if in.Groups == nil {
 			return nil, nil
 		}
-		return s.setGroups(t, u.ID, groups)
+		var err error
+		joined, left, err = s.setGroups(t, u.ID, groups)
+		if err != nil {
+			return nil, err
+		}
+		strict, err := s.requiresSecondFactor(t, joined)
+		if err != nil {
+			return nil, err
+		}
+		return s.endIfLacking(t, u.ID, strict)
 	})
 	if err != nil {
 		return nil, err
@@ -212,23 +223,29 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 	if in.Groups != nil {
 		s.Notify(Change{Kind: ChangeGroups})
 	}
+	// Membership is recorded as the groups' change, as `clinch group
+	// add|remove` records it.
+	for _, g := range joined {
+		s.Audit(ctx, audit.Event{Kind: audit.GroupUpdated, Subject: u.ID, Email: u.Email, Detail: map[string]string{"group": g, "member": "added"}})
+	}
+	for _, g := range left {
+		s.Audit(ctx, audit.Event{Kind: audit.GroupUpdated, Subject: u.ID, Email: u.Email, Detail: map[string]string{"group": g, "member": "removed"}})
+	}
 	return u, nil
 }
 
-// setGroups makes the user a member of exactly the named groups, and ends
-// their sessions when a group they join requires a second factor they do
-// not have.
-func (s *Service) setGroups(t *kv.Txn, userID string, names []string) ([]string, error) {
+// setGroups makes the user a member of exactly the named groups and
+// returns the groups joined and left.
+func (s *Service) setGroups(t *kv.Txn, userID string, names []string) (joined, left []string, err error) {
 	all, err := s.groups.All(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(all, func(g *Group) bool { return g.Name == n }) {
-			return nil, fmt.Errorf("group %s: %w", n, ErrNotFound)
+			return nil, nil, fmt.Errorf("group %s: %w", n, ErrNotFound)
 		}
 	}
-	strict := false
 	now := s.now().UTC()
 	for _, g := range all {
 		want := slices.Contains(names, g.Name)
@@ -236,16 +253,32 @@ func (s *Service) setGroups(t *kv.Txn, userID string, names []string) ([]string,
 		switch {
 		case want && !is:
 			g.Members = slices.Insert(g.Members, i, userID)
-			strict = strict || g.RequireSecondFactor
+			joined = append(joined, g.Name)
 		case !want && is:
 			g.Members = slices.Delete(g.Members, i, i+1)
+			left = append(left, g.Name)
 		default:
 			continue
 		}
 		g.UpdatedAt = now
 		if err := s.groups.Put(t, g, 0); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return s.endIfLacking(t, userID, strict)
+	return joined, left, nil
+}
+
+// requiresSecondFactor reports whether one of the named groups requires a
+// second factor.
+func (s *Service) requiresSecondFactor(t *kv.Txn, names []string) (bool, error) {
+	for _, n := range names {
+		g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
+		if err != nil {
+			return false, mapKV(err, "group "+n)
+		}
+		if g.RequireSecondFactor {
+			return true, nil
+		}
+	}
+	return false, nil
 }

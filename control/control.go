@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
 )
@@ -46,6 +47,9 @@ type Env struct {
 	// Mail is the running server's mail queue; nil when the command runs
 	// in the CLI's own process.
 	Mail MailStatus
+	// Audit is the audit trail `clinch audit` reads; nil when not
+	// available.
+	Audit AuditTrail
 	// Stdin is what the CLI read for the command: the password piped in
 	// for --password-stdin, or the file named by --in (Command.InFile).
 	Stdin []byte
@@ -70,7 +74,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), mailCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), mailCommands(), auditCommands())
 }
 
 // Find returns the command named by the leading words of args and the
@@ -102,6 +106,9 @@ func NeedsStdin(args []string) bool {
 // Exec runs the command in args and returns what it printed and its exit
 // status: 0 ok, 1 failure (one line on stderr), 2 usage error.
 func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, exit int) {
+	// Whatever a command changes, the audit trail names the CLI as who
+	// did it: whoever can run it holds the server's shell.
+	ctx = audit.WithOrigin(ctx, audit.Origin{Actor: audit.ActorCLI})
 	cmd, rest, ok := Find(args)
 	if !ok {
 		return "", "clinch: unknown command " + strings.Join(args, " ") + "\n" + Help(), 2

@@ -55,6 +55,8 @@ const (
 	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
 	PrefixMailOutbox      Prefix = "mail/outbox/"       // queueing time-random → queued message (sealed), until sent or given up
 	PrefixEmailChange     Prefix = "emailchange/"       // HMAC(confirmation token) → pending email change, TTL
+	PrefixAudit           Prefix = "audit/"             // event id (time-ordered) → audit.Event, TTL of the retention
+	PrefixAuditByUser     Prefix = "idx/audit/user/"    // user id/event id → nothing, TTL of the retention
 )
 
 // Key joins a prefix and an id into a key.

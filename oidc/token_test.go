@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -460,5 +461,34 @@ func TestUserTokensRevoke(t *testing.T) {
 	}
 	if f.userinfo(a.str("access_token")) == http.StatusOK {
 		t.Fatal("tokens survive revoking all")
+	}
+}
+
+// The admin page lists a user's grants by app, and "sign out everyone"
+// ends every grant with the sessions, in one transaction.
+func TestGrants_ListAndSignOutEveryone(t *testing.T) {
+	f := newFixture(t)
+	other, otherSecret := f.newApp(auth.AppInput{Name: "Other", SkipConsent: true})
+	a := f.exchange(f.code(f.app, nil), testVerifier)
+	b := f.exchange2(other, otherSecret)
+	gs, err := NewGrants(f.p.store).UserGrants(f.ctx, f.user.ID)
+	if err != nil || len(gs) != 2 {
+		t.Fatalf("UserGrants = %v, %v; want 2", gs, err)
+	}
+	apps := []string{gs[0].AppID, gs[1].AppID}
+	if !slices.Contains(apps, f.app.ID) || !slices.Contains(apps, other.ID) || len(gs[0].Scopes) == 0 {
+		t.Fatalf("grants %+v", gs)
+	}
+	if none, err := NewGrants(f.p.store).UserGrants(f.ctx, "nobody"); err != nil || len(none) != 0 {
+		t.Fatalf("another user's grants: %v, %v", none, err)
+	}
+	if _, err := f.p.auth.SignOutEveryone(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.userinfo(a.str("access_token")) == http.StatusOK || f.userinfo(b.str("access_token")) == http.StatusOK {
+		t.Fatal("tokens survive sign out everyone")
+	}
+	if gs, _ := NewGrants(f.p.store).UserGrants(f.ctx, f.user.ID); len(gs) != 0 {
+		t.Fatalf("%d grants left", len(gs))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
 )
@@ -67,6 +68,9 @@ func (h *Handler) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+user+"/app-claims", h.adminPage(h.adminSetAppClaims))
 	mux.HandleFunc("POST "+user+"/invite", h.adminPage(h.adminReinvite))
 
+	mux.HandleFunc("GET "+pathAdminAudit, h.adminPage(h.adminAudit))
+	mux.HandleFunc("GET "+pathAdminAudit+"/export", h.adminPage(h.adminAuditExport))
+
 	mux.HandleFunc("GET "+pathAdminGroups, h.adminPage(h.adminGroups))
 	mux.HandleFunc("POST "+pathAdminGroups, h.adminPage(h.adminCreateGroup))
 	group := pathAdminGroups + "/{name}"
@@ -102,7 +106,14 @@ func (h *Handler) adminPage(next func(w http.ResponseWriter, r *http.Request, me
 			h.RenderError(w, r, http.StatusForbidden, "Admins only", "This page is for Clinch's administrators. Your account is not one.")
 			return
 		}
-		next(w, r, me)
+		// The audit trail names the admin as the actor of every change
+		// made through these pages.
+		o := audit.OriginOf(r.Context())
+		o.Actor = me.ID
+		if o.IP == "" {
+			o.IP = web.ClientIP(r, h.trusted)
+		}
+		next(w, r.WithContext(audit.WithOrigin(r.Context(), o)), me)
 	}
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -9,8 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 )
 
@@ -45,6 +49,7 @@ var adminGETs = []string{"/admin", "/admin/", "/admin/sign-out-everyone",
 	"/admin/users", "/admin/users?q=bob", "/admin/users/new", "/admin/users/{id}",
 	"/admin/users/{id}/disable", "/admin/users/{id}/delete", "/admin/users/{id}/reset-second-factors",
 	"/admin/groups", "/admin/groups/staff", "/admin/groups/staff/delete",
+	"/admin/audit", "/admin/audit?kind=signin", "/admin/audit/export",
 }
 
 // adminPOSTs are the admin forms; {id} is bob's id.
@@ -317,4 +322,152 @@ func TestAdmin_Groups(t *testing.T) {
 	if _, err := a.auth.Group(ctx, "home"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("home after delete: %v", err)
 	}
+}
+
+// Changes made on the admin pages are in the audit log with the admin as
+// the actor; the log filters by user and kind, and exports JSON lines.
+func TestAdmin_Audit(t *testing.T) {
+	a := newAdminEnv(t)
+	path := "/admin/users/" + a.bob.ID
+	want(t, a.admin.post(path, url.Values{"email": {"bob@example.com"}, "name": {"Bobby"}, "username": {"bob"}}), 303, path+"?done=saved")
+
+	r := a.admin.get("/admin/audit?user=bob&kind=user.updated")
+	if r.code != 200 || !strings.Contains(r.body, "<code>user.updated</code>") || !strings.Contains(r.body, "ada@example.com") ||
+		!strings.Contains(r.body, "Bobby") {
+		t.Fatalf("audit page:\n%s", r.body)
+	}
+	if strings.Contains(r.body, "<code>signin</code>") {
+		t.Error("the kind filter let sign-ins through")
+	}
+	// The dashboard shows recent events.
+	if d := a.admin.get("/admin"); !strings.Contains(d.body, "<code>user.updated</code>") {
+		t.Errorf("dashboard lacks the recent event:\n%s", d.body)
+	}
+	// Bad filters are named, not ignored.
+	for q, msg := range map[string]string{"kind=nope": "no event kind", "since=yesterday": "not a date and time"} {
+		if r := a.admin.get("/admin/audit?" + q); r.code != 400 || !strings.Contains(r.body, msg) {
+			t.Errorf("%s: %d", q, r.code)
+		}
+	}
+	x := a.admin.get("/admin/audit/export?user=bob")
+	if x.code != 200 || !strings.HasPrefix(x.hdr.Get("Content-Type"), "application/jsonl") ||
+		!strings.Contains(x.hdr.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", x.code, x.hdr)
+	}
+	lines := strings.Split(strings.TrimSpace(x.body), "\n")
+	kinds := map[string]bool{}
+	for _, l := range lines {
+		var e audit.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("export line %q: %v", l, err)
+		}
+		if e.Subject != a.bob.ID && e.Actor != a.bob.ID {
+			t.Errorf("export for bob has an event about %s", e.Subject)
+		}
+		kinds[string(e.Kind)] = true
+		if e.Kind == audit.UserUpdated && e.Actor != a.ada.ID {
+			t.Errorf("the edit's actor is %q, want ada", e.Actor)
+		}
+	}
+	if !kinds["user.updated"] || !kinds["signin"] {
+		t.Errorf("export kinds %v, want user.updated and signin", kinds)
+	}
+}
+
+// fakeGrants is an OIDC provider's grants: one grant of bob at one app.
+type fakeGrants struct {
+	mu      sync.Mutex
+	grants  map[string][]Grant // by user id
+	revoked []string           // "user/app"
+}
+
+func (f *fakeGrants) UserGrants(_ context.Context, userID string) ([]Grant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.grants[userID]), nil
+}
+
+func (f *fakeGrants) RevokeUser(_ context.Context, userID, appID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked = append(f.revoked, userID+"/"+appID)
+	n := len(f.grants[userID])
+	f.grants[userID] = slices.DeleteFunc(f.grants[userID], func(g Grant) bool { return g.AppID == appID })
+	return n - len(f.grants[userID]), nil
+}
+
+// The user page lists the user's sessions and the OIDC apps holding
+// tokens for them, ends either, and sets claims at one app.
+func TestAdmin_SessionsGrantsAppClaims(t *testing.T) {
+	fg := &fakeGrants{grants: map[string][]Grant{}}
+	e := newEnvWith(t, func(c *Config) { c.Grants = fg })
+	ctx := context.Background()
+	if _, err := e.auth.CreateUser(ctx, auth.NewUser{Email: "ada@example.com", Username: "ada", Password: "ada-password", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.user("bob@example.com", "bob", "bob-password")
+	app, _, err := e.auth.CreateApp(ctx, auth.AppInput{Name: "Grafana", Slug: "grafana", Type: auth.AppOIDC, RedirectURIs: []string{"https://grafana.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg.grants[bob.ID] = []Grant{{AppID: app.ID, Scopes: []string{"openid", "email"}, CreatedAt: time.Now()}}
+	admin, person := e.client("10.0.0.1"), e.client("10.0.0.2")
+	want(t, admin.signin("ada", "ada-password", nil), 303, "/")
+	want(t, person.signin("bob", "bob-password", nil), 303, "/")
+	path := "/admin/users/" + bob.ID
+
+	r := admin.get(path)
+	for _, s := range []string{"Grafana", "openid email", "10.0.0.2", `id="end-sessions"`, `action="` + path + `/app-claims"`} {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("user page lacks %q", s)
+		}
+	}
+	want(t, admin.post(path+"/grants/revoke", url.Values{"app": {app.ID}}), 303, path+"?done=grants-revoked")
+	if len(fg.revoked) != 1 || fg.revoked[0] != bob.ID+"/"+app.ID {
+		t.Errorf("revoked %v", fg.revoked)
+	}
+	if r := admin.get(path); !strings.Contains(r.body, `id="no-grants"`) {
+		t.Error("the revoked grant is still listed")
+	}
+
+	// App claims: a mistake is named and not saved; then saved.
+	r = admin.post(path+"/app-claims", url.Values{"app": {"grafana"}, "claims": {`{"role": }`}})
+	if r.code != 400 || !strings.Contains(r.body, "Custom claims are not valid JSON") || !strings.Contains(r.body, `{&#34;role&#34;: }`) {
+		t.Fatalf("bad app claims: %d\n%s", r.code, r.body)
+	}
+	if c, _ := e.auth.UserAppClaims(ctx, bob.ID, app.ID); c != nil {
+		t.Fatalf("bad app claims saved: %s", c)
+	}
+	want(t, admin.post(path+"/app-claims", url.Values{"app": {"grafana"}, "claims": {`{"role": "Editor"}`}}), 303, path+"?done=claims-saved#app-claims")
+	if c, _ := e.auth.UserAppClaims(ctx, bob.ID, app.ID); string(c) != `{"role":"Editor"}` {
+		t.Fatalf("app claims %s", c)
+	}
+
+	// One session ended, then bob's browser is signed out.
+	ss, _ := e.auth.UserSessions(ctx, bob.ID)
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions", len(ss))
+	}
+	want(t, admin.post(path+"/sessions/"+ss[0].ID+"/end", url.Values{}), 303, path+"?done=session-ended")
+	want(t, person.get("/"), 303, "/signin")
+	// Ending another user's session through bob's page does nothing.
+	as, _ := e.auth.UserSessions(ctx, bob.ID)
+	if len(as) != 0 {
+		t.Fatalf("bob has %d sessions", len(as))
+	}
+	mine := admin.sessionCookie()
+	adaSessions, _ := e.auth.UserSessions(ctx, mustUser(t, e, "ada@example.com").ID)
+	want(t, admin.post(path+"/sessions/"+adaSessions[0].ID+"/end", url.Values{}), 303, path)
+	if admin.sessionCookie() != mine || admin.get("/admin").code != 200 {
+		t.Error("ending ada's session through bob's page worked")
+	}
+}
+
+func mustUser(t *testing.T, e *env, email string) *auth.User {
+	t.Helper()
+	u, err := e.auth.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -11,6 +11,9 @@ type dashboardView struct {
 	*auth.Overview
 	// Warnings are things the admin should act on, one sentence each.
 	Warnings []string
+	// Recent are the newest audit events; AuditOn says there is a trail.
+	Recent  []eventView
+	AuditOn bool
 }
 
 // adminDashboard is GET /admin: counts, warnings, recent audit events.
@@ -20,7 +23,7 @@ func (h *Handler) adminDashboard(w http.ResponseWriter, r *http.Request, me *aut
 		h.adminInternalError(w, r, "dashboard", err)
 		return
 	}
-	v := &dashboardView{Overview: o, Warnings: h.warnings(o)}
+	v := &dashboardView{Overview: o, Warnings: h.warnings(o), Recent: h.recentEvents(r), AuditOn: h.audit != nil}
 	h.renderAdmin(w, r, http.StatusOK, "dashboard", tabDashboard, me, &page{Title: "Admin", Admin: v})
 }
 

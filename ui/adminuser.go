@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
 )
@@ -223,6 +225,11 @@ func (h *Handler) adminSaveUser(w http.ResponseWriter, r *http.Request, me *auth
 		return
 	}
 	web.Logger(r, h.log).Info("admin changed a user", "admin_id", me.ID, "user_id", saved.ID)
+	if saved.ID == me.ID && !saved.Admin {
+		// They gave up admin: the admin pages are closed to them now.
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, userPath(saved)+"?done=saved", http.StatusSeeOther)
 }
 
@@ -367,10 +374,16 @@ func (h *Handler) adminEndSession(w http.ResponseWriter, r *http.Request, me *au
 		return
 	}
 	err := h.auth.EndSession(r.Context(), r.PathValue("sid"), u.ID)
-	if err != nil && !errors.Is(err, auth.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
+		// Ended already (or not the user's): the page shows what is left.
+		http.Redirect(w, r, userPath(u), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
 		h.adminInternalError(w, r, "end session", err)
 		return
 	}
+	h.auth.Audit(r.Context(), audit.Event{Kind: audit.SessionRevoked, Subject: u.ID, Email: u.Email})
 	web.Logger(r, h.log).Info("admin ended a session", "admin_id", me.ID, "user_id", u.ID)
 	http.Redirect(w, r, userPath(u)+"?done=session-ended", http.StatusSeeOther)
 }
@@ -401,10 +414,17 @@ func (h *Handler) adminRevokeGrants(w http.ResponseWriter, r *http.Request, me *
 		h.RenderError(w, r, http.StatusBadRequest, "Nothing to revoke", "The form named no application.")
 		return
 	}
-	if _, err := h.grants.RevokeUser(r.Context(), u.ID, app); err != nil {
+	n, err := h.grants.RevokeUser(r.Context(), u.ID, app)
+	if err != nil {
 		h.adminInternalError(w, r, "revoke grants", err)
 		return
 	}
+	slug := app
+	if a, err := h.auth.AppByID(r.Context(), app); err == nil {
+		slug = a.Slug
+	}
+	h.auth.Audit(r.Context(), audit.Event{Kind: audit.TokenRevoked, Subject: u.ID, Email: u.Email, App: slug,
+		Detail: map[string]string{"grants_ended": strconv.Itoa(n)}})
 	// Caches holding the tokens drop them.
 	h.auth.Notify(auth.Change{Kind: auth.ChangeUser, UserID: u.ID})
 	h.auth.Notify(auth.Change{Kind: auth.ChangeToken, UserID: u.ID})

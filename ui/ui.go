@@ -81,6 +81,8 @@ type Config struct {
 	// Grants lists and ends users' OIDC grants for the admin user page;
 	// nil: no OIDC provider, and the page shows none.
 	Grants Grants
+	// Audit is the audit trail the admin pages show; nil: none.
+	Audit AuditLog
 }
 
 // Grants is what the admin pages need of the OIDC provider's grants.
@@ -134,6 +136,7 @@ type Handler struct {
 	claimsPreview  func(context.Context, *auth.App, *auth.User) (map[string]any, error)
 	headersPreview func(*auth.App, *auth.User, []*auth.Group) http.Header
 	grants         Grants
+	audit          AuditLog
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -164,7 +167,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants, audit: cfg.Audit,
 		connected:     cfg.ConnectedApps,
 		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
@@ -190,15 +193,16 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.pages[name] = t
 	}
-	// Every admin page is parsed with the layout and the admin navigation;
-	// a new one is a new file, found here.
+	// Every admin page (templates/admin/*.html) is parsed with the layout
+	// and the admin partials (templates/admin_*.html: the navigation, the
+	// events table); a new page is a new file, found here.
 	admin, err := fs.Glob(templateFS, "templates/admin/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: admin templates: %w", err)
 	}
 	for _, f := range admin {
 		name := adminTemplate(strings.TrimSuffix(path.Base(f), ".html"))
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_nav.html", f)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_*.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
 		}

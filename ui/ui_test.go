@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
 	"github.com/clinchsso/clinch/kv/kvtest"
@@ -30,6 +31,7 @@ type env struct {
 	store   *kv.Store
 	metrics *metrics.Metrics
 	h       *Handler
+	audit   *audit.Log
 
 	mu  sync.Mutex
 	now time.Time // the service's clock: still unless a test moves it
@@ -71,7 +73,11 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	t.Cleanup(srv.Close)
 	// A fixed clock keeps every rate-limit window the same during a test.
 	e := &env{t: t, store: store, metrics: metrics.New(), now: time.Now(), srv: srv}
-	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock}
+	e.audit, err = audit.New(audit.Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock, Audit: e.audit}
 	if passkeys {
 		ac.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origin: srv.URL}
 	}
@@ -96,6 +102,7 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 			return u.String() + "?fa_token=test", true
 		},
 		Covers: func(_ context.Context, u *url.URL) bool { return u.Hostname() == appHost },
+		Audit:  e.audit,
 		Ready:  store.Ready,
 		// One pending authorization, "pa1": it asks for a fresh sign-in
 		// when the request says so (the provider decides that for real).
