@@ -58,6 +58,7 @@ const (
 	PrefixResetToken   = "crs_"
 	PrefixInviteToken  = "civ_"
 	PrefixMagicToken   = "cml_"
+	PrefixAdminToken   = "cadm_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

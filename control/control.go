@@ -113,10 +113,15 @@ func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, 
 		return out.String(), "", 0
 	case errors.As(err, &ue):
 		return out.String(), "clinch " + cmd.Name + ": " + ue.Msg + "\n", 2
+	case isMissing(err):
+		f, _ := missingField(err)
+		return out.String(), "clinch " + cmd.Name + ": " + flagName(f) + " is required\n", 2
 	default:
 		return out.String(), "clinch " + cmd.Name + ": " + oneLine(err.Error()) + "\n", 1
 	}
 }
+
+func isMissing(err error) bool { _, ok := missingField(err); return ok }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
