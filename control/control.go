@@ -104,6 +104,9 @@ func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, 
 	}
 	var out bytes.Buffer
 	err := cmd.Run(ctx, env, rest, &out)
+	if u, ok := usageOf(err); ok {
+		err = u
+	}
 	var ue *UsageError
 	var hr *helpRequest
 	switch {
@@ -113,15 +116,10 @@ func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, 
 		return out.String(), "", 0
 	case errors.As(err, &ue):
 		return out.String(), "clinch " + cmd.Name + ": " + ue.Msg + "\n", 2
-	case isMissing(err):
-		f, _ := missingField(err)
-		return out.String(), "clinch " + cmd.Name + ": " + flagName(f) + " is required\n", 2
 	default:
 		return out.String(), "clinch " + cmd.Name + ": " + oneLine(err.Error()) + "\n", 1
 	}
 }
-
-func isMissing(err error) bool { _, ok := missingField(err); return ok }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 

@@ -74,13 +74,13 @@ func (env *Env) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 	case limit == 0:
 		limit = DefaultPageSize
 	case limit < 0 || limit > MaxPageSize:
-		return UserPage{}, &auth.InvalidError{Field: "limit", Reason: "must be between 1 and 500"}
+		return UserPage{}, &FieldError{Field: "limit", Reason: "must be between 1 and 500"}
 	}
 	after := ""
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(b) == 0 {
-			return UserPage{}, &auth.InvalidError{Field: "cursor", Reason: "is not a next_cursor this API gave"}
+			return UserPage{}, &FieldError{Field: "cursor", Reason: "is not a next_cursor this API gave"}
 		}
 		after = string(b)
 	}
