@@ -66,7 +66,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), adminTokenCommands())
 }
 
 // Find returns the command named by the leading words of args and the
