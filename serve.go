@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/clinchsso/clinch/adminapi"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/config"
 	"github.com/clinchsso/clinch/control"
@@ -193,8 +194,15 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
+	// The JSON admin API runs the same operations as the control socket.
+	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(), Tokens: a.auth, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	pages.Register(mux)
+	api.Register(mux)
 	verifier.Register(mux)
 	provider.Register(mux)
 	if cfg.MetricsListen == "" {
@@ -210,7 +218,9 @@ func (a *app) serve(ctx context.Context) error {
 		web.RequestID,
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
-		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError, log),
+		// The admin API takes bearer tokens only, never the session
+		// cookie, so a browser cannot be made to call it: no CSRF check.
+		web.CSRF(site, append(web.CSRFExempt{forward.Path, adminapi.Prefix}, oidc.CSRFExempt...), pages.RenderError, log),
 		// Innermost: it reads the route pattern the mux sets on the request.
 		m.Middleware,
 	), web.MaxFormBytes)
