@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,5 +255,60 @@ func TestUpdate_ConflictingTransactionsAreRetried(t *testing.T) {
 	}
 	if string(got) != strconv.Itoa(n) {
 		t.Fatalf("counter = %s, want %d", got, n)
+	}
+}
+
+func TestScanReverse(t *testing.T) {
+	s := kvtest.Open(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *kv.Txn) error {
+		// "b/" neighbours on both sides must never be visited.
+		for _, k := range []string{"a/9", "b/1", "b/2", "b/3", "b/5", "c/0"} {
+			if err := tx.Set([]byte(k), []byte(k), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, from string
+		stopAt     string
+		want       string
+	}{
+		{"from the end", "", "", "b/5 b/3 b/2 b/1"},
+		{"from an existing key", "b/3", "", "b/3 b/2 b/1"},
+		{"from a missing key", "b/4", "", "b/3 b/2 b/1"},
+		{"from below the prefix's first key", "b/0", "", ""},
+		{"stopped early", "", "b/2", "b/5 b/3 b/2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			err := s.View(ctx, func(tx *kv.Txn) error {
+				var from []byte
+				if tc.from != "" {
+					from = []byte(tc.from)
+				}
+				return tx.ScanReverse([]byte("b/"), from, func(k, v []byte) error {
+					if !bytes.Equal(k, v) {
+						t.Errorf("key %s holds %s", k, v)
+					}
+					got = append(got, string(k))
+					if string(k) == tc.stopAt {
+						return kv.ErrStop
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, " "); g != tc.want {
+				t.Errorf("visited %q, want %q", g, tc.want)
+			}
+		})
 	}
 }

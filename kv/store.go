@@ -300,6 +300,36 @@ func (t *Txn) Scan(prefix []byte, fn func(key, val []byte) error) error {
 	return nil
 }
 
+// ScanReverse calls fn for every key with the prefix that sorts at or below
+// from, in descending key order, starting there: the newest-first walk over
+// keys that begin with a time. An empty from starts at the last key with the
+// prefix. fn's value is only valid during the call; ErrStop ends the scan
+// early without error.
+func (t *Txn) ScanReverse(prefix, from []byte, fn func(key, val []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	opts.Reverse = true
+	it := t.t.NewIterator(opts)
+	defer it.Close()
+	seek := from
+	if len(seek) == 0 {
+		// Every key with the prefix sorts below prefix+0xFF: keys are
+		// text, and no text byte is 0xFF.
+		seek = append(append([]byte{}, prefix...), 0xFF)
+	}
+	for it.Seek(seek); it.Valid(); it.Next() {
+		item := it.Item()
+		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		if errors.Is(err, ErrStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ErrStop ends a Scan early.
 var ErrStop = errors.New("kv: stop scan")
 
