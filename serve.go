@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clinchsso/clinch/adminapi"
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/config"
 	"github.com/clinchsso/clinch/control"
@@ -195,7 +196,11 @@ func (a *app) serve(ctx context.Context) error {
 	}
 
 	// The JSON admin API runs the same operations as the control socket.
-	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(), Tokens: a.auth, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	auditLog, err := audit.New(audit.Config{Store: a.store, Logger: log})
+	if err != nil {
+		return err
+	}
+	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(), Tokens: a.auth, Audit: auditLog, Logger: log, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

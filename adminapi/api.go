@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/control"
 	"github.com/clinchsso/clinch/web"
@@ -43,7 +44,7 @@ type Config struct {
 	// Now defaults to time.Now; tests move the clock.
 	Now func() time.Time
 	// Audit, when set, answers GET /api/admin/audit.
-	Audit http.Handler
+	Audit AuditLog
 }
 
 // Tokens is what the API needs of auth to check a bearer token.
@@ -59,7 +60,7 @@ type API struct {
 	log    *slog.Logger
 	proxy  []*net.IPNet
 	fails  *failures
-	audit  http.Handler
+	audit  AuditLog
 }
 
 // New returns the API.
@@ -112,10 +113,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("DELETE /api/admin/apps/{slug}/keys/{id}", a.revokeKey)
 
 	if a.audit != nil {
-		mux.Handle("GET /api/admin/audit", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
-			a.audit.ServeHTTP(w, r)
-			return nil
-		}))
+		route("GET /api/admin/audit", a.listAudit)
 	}
 	// Anything else under the prefix: 404 in JSON, but only to a caller
 	// with a token, so the API's shape is not shown to strangers.
@@ -160,6 +158,8 @@ func (a *API) authorized(h func(http.ResponseWriter, *http.Request) error) http.
 		if err := a.tokens.TouchAdminToken(r.Context(), k); err != nil {
 			web.Logger(r, a.log).Warn("admin API: record token use", "err", err)
 		}
+		// What the operation records in the audit trail names the token.
+		r = r.WithContext(audit.WithOrigin(r.Context(), audit.Origin{Actor: audit.APIActor(k.Name), IP: ip}))
 		err = h(w, r)
 		status := http.StatusOK
 		if err != nil {
