@@ -126,7 +126,7 @@ func (env *Env) CreateApp(ctx context.Context, in AppCreate) (AppJSON, error) {
 	}
 	app, secret, err := env.Auth.CreateApp(ctx, a)
 	if err != nil {
-		return AppJSON{}, err
+		return AppJSON{}, aliasFields(err, appFieldAliases...)
 	}
 	return appJSON(app, secret, appRefs(ctx, env)), nil
 }
@@ -180,7 +180,7 @@ func (env *Env) UpdateApp(ctx context.Context, slug string, in AppUpdate) (AppJS
 	var err error
 	if in.AllowedGroups != nil {
 		if groups, err = env.Auth.GroupIDsByName(ctx, *in.AllowedGroups); err != nil {
-			return AppJSON{}, err
+			return AppJSON{}, aliasFields(err, appFieldAliases...)
 		}
 	}
 	if in.AcceptTokensFrom != nil {
@@ -277,10 +277,14 @@ func (env *Env) UpdateApp(ctx context.Context, slug string, in AppUpdate) (AppJS
 		return nil
 	})
 	if err != nil {
-		return AppJSON{}, err
+		return AppJSON{}, aliasFields(err, appFieldAliases...)
 	}
 	return appJSON(a, "", appRefs(ctx, env)), nil
 }
+
+// appFieldAliases are auth's names for fields of AppCreate and AppUpdate
+// that are named otherwise there.
+var appFieldAliases = []string{"group", "allowed_groups", "redirect_uri", "redirect_uris", "post_logout_redirect_uri", "post_logout_redirect_uris"}
 
 // DeleteApp removes the application with the slug and its API keys.
 func (env *Env) DeleteApp(ctx context.Context, slug string) error {

@@ -28,8 +28,36 @@ func (e *FieldError) Is(err error) bool { return err == auth.ErrInvalid }
 // required is the error for a field that must be given.
 func required(field string) error { return &FieldError{Field: field, Reason: "is required"} }
 
+// fieldAlias names the input field of an auth error whose own name for it
+// differs (auth's "redirect_uri" is the input's "redirect_uris").
+type fieldAlias struct {
+	error
+	field string
+}
+
+func (e *fieldAlias) Unwrap() error { return e.error }
+
+// aliasFields renames the field of an auth.InvalidError by the pairs
+// old, new; other errors pass unchanged.
+func aliasFields(err error, pairs ...string) error {
+	var ie *auth.InvalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if ie.Field == pairs[i] {
+			return &fieldAlias{error: err, field: pairs[i+1]}
+		}
+	}
+	return err
+}
+
 // FieldOf names the input field err is about, if it is about one.
 func FieldOf(err error) (string, bool) {
+	var fa *fieldAlias
+	if errors.As(err, &fa) {
+		return fa.field, true
+	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		return fe.Field, true
@@ -57,7 +85,7 @@ func usageOf(err error) (*UsageError, bool) {
 
 // flagNames are the CLI flags whose names are not the JSON field's.
 var flagNames = map[string]string{
-	"headers": "header", "allowed_groups": "group", "redirect_uris": "redirect-uri",
+	"headers": "header", "allowed_groups": "group", "groups": "group", "redirect_uris": "redirect-uri",
 	"post_logout_redirect_uris": "post-logout-redirect-uri", "grant_types": "grant-type",
 }
 

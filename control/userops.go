@@ -28,6 +28,11 @@ func (env *Env) CreateUser(ctx context.Context, in UserCreate) (UserJSON, error)
 	if strings.TrimSpace(in.Email) == "" {
 		return UserJSON{}, required("email")
 	}
+	// Named groups must exist: a typo is the input's mistake, not a
+	// missing record.
+	if _, err := env.Auth.GroupIDsByName(ctx, in.Groups); err != nil {
+		return UserJSON{}, aliasFields(err, "group", "groups")
+	}
 	u, err := env.Auth.CreateUser(ctx, auth.NewUser{
 		Email: in.Email, Username: in.Username, DisplayName: in.Name, Password: in.Password,
 		Admin: in.Admin, Groups: in.Groups, Claims: string(in.Claims),
