@@ -160,16 +160,30 @@ func (a *API) authorized(h func(http.ResponseWriter, *http.Request) error) http.
 		}
 		// What the operation records in the audit trail names the token.
 		r = r.WithContext(audit.WithOrigin(r.Context(), audit.Origin{Actor: audit.APIActor(k.Name), IP: ip}))
-		err = h(w, r)
-		status := http.StatusOK
-		if err != nil {
-			status = a.writeError(w, r, err)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if err := h(sw, r); err != nil {
+			a.writeError(sw, r, err)
 		}
+		// Changes are logged with the token that made them; reads are not,
+		// so a polling script does not flood the log.
 		if r.Method != http.MethodGet {
-			web.Logger(r, a.log).Info("admin API", "token", k.Name, "method", r.Method, "path", r.URL.Path, "status", status)
+			web.Logger(r, a.log).Info("admin API", "token", k.Name, "method", r.Method, "path", r.URL.Path, "status", sw.status)
 		}
 	})
 }
+
+// statusWriter remembers the status written, for the log line.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, bool) {

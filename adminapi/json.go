@@ -85,12 +85,12 @@ func article(kind string) string {
 	return "a " + kind
 }
 
-// writeError answers with the status for err and returns it.
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+// writeError answers with the status for err.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *inputError
 	if errors.As(err, &ie) {
 		writeJSON(w, ie.status, errorBody{Error: ie.msg, Field: ie.field})
-		return ie.status
+		return
 	}
 	status := http.StatusInternalServerError
 	body := errorBody{Error: err.Error()}
@@ -111,5 +111,4 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) int 
 		body.Error = "internal error"
 	}
 	writeJSON(w, status, body)
-	return status
 }
