@@ -57,7 +57,7 @@ func userJSON(u *auth.User, groups []string) UserJSON {
 
 func userCommands() []Command {
 	return []Command{
-		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--password-stdin] [--json]", Run: userCreate},
+		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--claims JSON] [--password-stdin] [--json]", Run: userCreate},
 		{Name: "user invite", Summary: "--email E [--name N] [--group G]... (mails a single-use link to set a password, valid 7 days; prints it when mail is off; re-inviting voids the old link)", Run: userInvite},
 		{Name: "user list", Summary: "[--search S] [--json]", Run: userList},
 		{Name: "user update", Summary: "--email E [--new-email E] [--name N] [--username U] [--admin[=false]] [--claims JSON] [--json]", Run: userUpdate},
