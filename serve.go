@@ -37,6 +37,10 @@ type app struct {
 	secrets *auth.Secrets
 	// grants revokes OIDC tokens (clinch user tokens revoke).
 	grants *oidc.Grants
+	// audit is the audit trail; metrics counts its events (and, when
+	// serving, everything else).
+	audit   *audit.Log
+	metrics *metrics.Metrics
 }
 
 func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, error) {
@@ -62,9 +66,17 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 		}
 		return nil, err
 	}
+	m := metrics.New()
+	auditLog, err := audit.New(audit.Config{Store: store, Retention: cfg.AuditRetention, Logger: log,
+		Count: func(k audit.Kind) { m.AuditEvent(string(k)) }})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	svc, err := auth.New(auth.Config{
 		Store: store, Secrets: secrets, Logger: log, BcryptCost: cfg.BcryptCost,
 		Passkeys: auth.PasskeyConfig{RPID: cfg.WebAuthnRPID, Origin: web.Origin(cfg.Host)},
+		Audit:    auditLog,
 	})
 	if err != nil {
 		store.Close()
@@ -82,12 +94,12 @@ func openApp(ctx context.Context, cfg *config.Config, logw io.Writer) (*app, err
 	// everywhere and deactivating a client end their OIDC tokens too.
 	grants := oidc.NewGrants(store)
 	grants.Attach(svc)
-	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants, secrets: secrets}, nil
+	return &app{cfg: cfg, log: log, store: store, auth: svc, keys: keys, grants: grants, secrets: secrets, audit: auditLog, metrics: m}, nil
 }
 
 func (a *app) controlEnv() *control.Env {
 	host := a.cfg.Host
-	env := &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants,
+	env := &control.Env{Auth: a.auth, Store: a.store, Keys: a.keys, Tokens: a.grants, Audit: a.audit,
 		ResetLink:  func(token string) string { return ui.ResetURL(host, token) },
 		InviteLink: func(token string) string { return ui.InvitationURL(host, token) }}
 	if m := newMailer(a.cfg.SMTP); m != nil {
@@ -131,7 +143,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (a *app) serve(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	site := web.NewSite(cfg.Host, cfg.CookieDomain, cfg.ForceSSL)
-	m := metrics.New()
+	m := a.metrics
+	kinds := make([]string, 0, len(audit.Kinds()))
+	for _, k := range audit.Kinds() {
+		kinds = append(kinds, string(k))
+	}
+	m.AuditKinds(kinds...)
 	m.SetActiveSessions(func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -196,11 +213,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 
 	// The JSON admin API runs the same operations as the control socket.
-	auditLog, err := audit.New(audit.Config{Store: a.store, Logger: log})
-	if err != nil {
-		return err
-	}
-	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(), Tokens: a.auth, Audit: auditLog, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(), Tokens: a.auth, Logger: log, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -221,6 +234,7 @@ func (a *app) serve(ctx context.Context) error {
 	// on that copy, leaving every route "unmatched" in the metrics.
 	chain := http.MaxBytesHandler(web.Chain(mux,
 		web.RequestID,
+		auditOrigin(cfg.TrustedProxies),
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
 		// The admin API takes bearer tokens only, never the session
@@ -294,6 +308,19 @@ func (a *app) serve(ctx context.Context) error {
 	pages.WaitMail(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
+}
+
+// auditOrigin puts the client's address into the request's context, where
+// the audit trail finds it for every event a request records (the pages
+// add who is signed in where they know it).
+func auditOrigin(trusted []*net.IPNet) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			o := audit.OriginOf(r.Context())
+			o.IP = web.ClientIP(r, trusted)
+			next.ServeHTTP(w, r.WithContext(audit.WithOrigin(r.Context(), o)))
+		})
+	}
 }
 
 // warnPlainHTTP says once at start when people reach Clinch over plain http

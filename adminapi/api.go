@@ -43,8 +43,6 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// Now defaults to time.Now; tests move the clock.
 	Now func() time.Time
-	// Audit, when set, answers GET /api/admin/audit.
-	Audit AuditLog
 }
 
 // Tokens is what the API needs of auth to check a bearer token.
@@ -60,7 +58,6 @@ type API struct {
 	log    *slog.Logger
 	proxy  []*net.IPNet
 	fails  *failures
-	audit  AuditLog
 }
 
 // New returns the API.
@@ -75,7 +72,7 @@ func New(cfg Config) (*API, error) {
 		cfg.Now = time.Now
 	}
 	return &API{env: cfg.Env, tokens: cfg.Tokens, log: cfg.Logger, proxy: cfg.TrustedProxies,
-		fails: newFailures(cfg.Now), audit: cfg.Audit}, nil
+		fails: newFailures(cfg.Now)}, nil
 }
 
 // Register mounts the endpoints on mux.
@@ -112,7 +109,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("POST /api/admin/apps/{slug}/keys", a.createKey)
 	route("DELETE /api/admin/apps/{slug}/keys/{id}", a.revokeKey)
 
-	if a.audit != nil {
+	if a.env.Audit != nil {
 		route("GET /api/admin/audit", a.listAudit)
 	}
 	// Anything else under the prefix: 404 in JSON, but only to a caller

@@ -66,17 +66,17 @@ func newFixture(t *testing.T) *fixture {
 	}
 	st := kvtest.Open(t)
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	svc, err := auth.New(auth.Config{Store: st, Secrets: sec, BcryptCost: 4, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	al, err := audit.New(audit.Config{Store: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &control.Env{Auth: svc, Store: st}
+	svc, err := auth.New(auth.Config{Store: st, Secrets: sec, BcryptCost: 4, Now: clk.Now, Audit: al})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &control.Env{Auth: svc, Store: st, Audit: al}
 	logs := &syncBuffer{}
-	api, err := adminapi.New(adminapi.Config{Env: env, Tokens: svc, Audit: al, Now: clk.Now,
+	api, err := adminapi.New(adminapi.Config{Env: env, Tokens: svc, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -597,7 +597,7 @@ func TestValidation_ErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// More users than a page: walking next_cursor returns each exactly once,
+// More users than a page: walking next returns each exactly once,
 // in email order, and search narrows the walk.
 func TestUsers_PaginationWalksEveryUserOnce(t *testing.T) {
 	f := newFixture(t)
@@ -627,10 +627,10 @@ func TestUsers_PaginationWalksEveryUserOnce(t *testing.T) {
 			for _, u := range p.Users {
 				emails = append(emails, u.Email)
 			}
-			if p.NextCursor == "" {
+			if p.Next == "" {
 				return emails
 			}
-			cursor = p.NextCursor
+			cursor = p.Next
 		}
 	}
 	all := walk("", 50)
@@ -645,8 +645,8 @@ func TestUsers_PaginationWalksEveryUserOnce(t *testing.T) {
 	}
 	var first control.UserPage
 	f.ok(t, "GET", "/api/admin/users", nil, 200, &first)
-	if len(first.Users) != control.DefaultPageSize || first.NextCursor == "" {
-		t.Errorf("default page: %d users, next %q", len(first.Users), first.NextCursor)
+	if len(first.Users) != control.DefaultPageSize || first.Next == "" {
+		t.Errorf("default page: %d users, next %q", len(first.Users), first.Next)
 	}
 	odd := walk("&search=odd", 10)
 	if len(odd) != n/2 {
@@ -678,21 +678,17 @@ func TestAudit_FiltersPagesAndExport(t *testing.T) {
 	if err := f.audit.Record(ctx, audit.Event{Kind: audit.SignIn, Subject: "someone-else"}); err != nil {
 		t.Fatal(err)
 	}
-	type page struct {
-		Events     []audit.Event `json:"events"`
-		NextCursor string        `json:"next_cursor"`
-	}
-	var p page
+	var p control.AuditPage
 	f.ok(t, "GET", "/api/admin/audit?user=ann@example.com&kind=signin", nil, 200, &p)
 	if len(p.Events) != 3 {
 		t.Errorf("ann's sign-ins: %d events", len(p.Events))
 	}
 	f.ok(t, "GET", "/api/admin/audit?user="+ann.ID+"&limit=2", nil, 200, &p)
-	if len(p.Events) != 2 || p.NextCursor == "" {
+	if len(p.Events) != 2 || p.Next == "" {
 		t.Fatalf("first page: %+v", p)
 	}
 	newest := p.Events[0].Time
-	f.ok(t, "GET", "/api/admin/audit?user="+ann.ID+"&limit=2&cursor="+p.NextCursor, nil, 200, &p)
+	f.ok(t, "GET", "/api/admin/audit?user="+ann.ID+"&limit=2&cursor="+p.Next, nil, 200, &p)
 	if len(p.Events) != 2 || !p.Events[0].Time.Before(newest) {
 		t.Errorf("second page: %+v", p)
 	}
@@ -704,14 +700,28 @@ func TestAudit_FiltersPagesAndExport(t *testing.T) {
 	f.ok(t, "GET", "/api/admin/audit?cursor=garbage", nil, 400, nil)
 	status, body, h := f.call(t, "GET", "/api/admin/audit?user="+ann.ID+"&format=jsonl", f.token, nil)
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if status != 200 || h.Get("Content-Type") != "application/jsonl" || len(lines) != 5 {
+	// Five sign-ins and the creation of ann by this API, which names the
+	// token as the actor.
+	if status != 200 || h.Get("Content-Type") != "application/jsonl" || len(lines) != 6 {
 		t.Fatalf("export: %d %s, %d lines: %s", status, h.Get("Content-Type"), len(lines), body)
 	}
-	for _, l := range lines {
+	for i, l := range lines {
 		var e audit.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Subject != ann.ID {
 			t.Errorf("export line %q: %v", l, err)
 		}
+		if i == len(lines)-1 && (e.Kind != audit.UserCreated || e.Actor != "api:ci" || e.IP != "127.0.0.1") {
+			t.Errorf("the oldest event is %+v, want ann's creation by api:ci from 127.0.0.1", e)
+		}
+	}
+	// since also takes a duration, as `clinch audit list --since` does.
+	f.ok(t, "GET", "/api/admin/audit?kind=signin&since=2m&user="+ann.ID, nil, 200, &p)
+	if len(p.Events) != 2 {
+		t.Errorf("since=2m: %d sign-ins, want 2", len(p.Events))
+	}
+	status, body, h = f.call(t, "GET", "/api/admin/audit?format=jsonl&cursor=garbage", f.token, nil)
+	if status != 400 || h.Get("Content-Disposition") != "" || !strings.Contains(string(body), `"field": "cursor"`) {
+		t.Errorf("export with a bad cursor: %d %v %s", status, h, body)
 	}
 	f.ok(t, "GET", "/api/admin/audit?user=nobody@example.com", nil, 404, nil)
 }

@@ -1,78 +1,49 @@
 package adminapi
 
 import (
-	"context"
-	"errors"
-	"io"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
-	"time"
 
-	"github.com/clinchsso/clinch/audit"
+	"github.com/clinchsso/clinch/control"
 )
-
-// AuditLog is what the API reads of the audit trail; *audit.Log is one.
-type AuditLog interface {
-	List(ctx context.Context, f audit.Filter) (audit.Page, error)
-	Export(ctx context.Context, w io.Writer, f audit.Filter) error
-}
-
-// auditPage is a page of events in JSON.
-type auditPage struct {
-	Events     []audit.Event `json:"events"`
-	NextCursor string        `json:"next_cursor,omitempty"`
-}
 
 // GET /api/admin/audit?user=&kind=&since=&until=&cursor=&limit=[&format=jsonl]
 //
-// user is a user's id or email; since and until are RFC 3339 times.
+// The filters are those of `clinch audit list`: user is an email or a user
+// id, since and until a duration before now (24h, 7d) or an RFC 3339 time.
 // format=jsonl exports every matching event as JSON lines (newest first),
-// without pages.
+// without pages, as `clinch audit export` does.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	var f audit.Filter
-	if u := q.Get("user"); u != "" {
-		// A user who was deleted is still in the trail under their id: only
-		// an email is looked up.
-		f.User = u
-		if user, err := a.env.GetUser(r.Context(), u); err == nil {
-			f.User = user.ID
-		} else if strings.Contains(u, "@") {
+	v := r.URL.Query()
+	q := control.AuditQuery{User: v.Get("user"), Kind: v.Get("kind"), Since: v.Get("since"), Until: v.Get("until"), Cursor: v.Get("cursor")}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return &inputError{status: http.StatusBadRequest, field: "limit", msg: "limit must be a number from 1 up"}
+		}
+		q.Limit = n
+	}
+	switch v.Get("format") {
+	case "", "json":
+		p, err := a.env.AuditEvents(r.Context(), q)
+		if err != nil {
 			return err
 		}
-	}
-	if k := q.Get("kind"); k != "" {
-		if !slices.Contains(audit.Kinds(), audit.Kind(k)) {
-			return &inputError{status: http.StatusBadRequest, field: "kind", msg: "kind " + strconv.Quote(k) + " is not a kind of audit event"}
-		}
-		f.Kind = audit.Kind(k)
-	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return &inputError{status: http.StatusBadRequest, field: p.name, msg: p.name + " must be an RFC 3339 time like 2026-01-02T15:04:05Z"}
-			}
-			*p.dst = t
-		}
-	}
-	f.Cursor = q.Get("cursor")
-	switch q.Get("format") {
-	case "", "json":
+		writeJSON(w, http.StatusOK, p)
+		return nil
 	case "jsonl":
+		// Export checks the input before the first line, so a mistake is
+		// still a 400 here; the headers wait for the first write.
 		w.Header().Set("Content-Type", "application/jsonl")
 		w.Header().Set("Content-Disposition", `attachment; filename="clinch-audit.jsonl"`)
-		if err := a.audit.Export(r.Context(), w, f); err != nil {
-			if errors.Is(err, audit.ErrCursor) {
-				return &inputError{status: http.StatusBadRequest, field: "cursor", msg: "cursor is not a next_cursor this API gave"}
+		sw := &firstWrite{ResponseWriter: w}
+		if err := a.env.ExportAudit(r.Context(), sw, q); err != nil {
+			if !sw.wrote {
+				w.Header().Del("Content-Disposition")
+				return err
 			}
-			// Lines may be out already: cut the stream so the client sees
-			// a broken body, not a short export that looks whole.
+			// Lines are out already: cut the stream so the client sees a
+			// broken body, not a short export that looks whole.
 			a.log.Error("admin API: audit export", "err", err)
 			panic(http.ErrAbortHandler)
 		}
@@ -80,24 +51,15 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return &inputError{status: http.StatusBadRequest, field: "format", msg: "format must be json or jsonl"}
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > audit.MaxLimit {
-			return &inputError{status: http.StatusBadRequest, field: "limit", msg: "limit must be a number from 1 to " + strconv.Itoa(audit.MaxLimit)}
-		}
-		f.Limit = n
-	}
-	p, err := a.audit.List(r.Context(), f)
-	if errors.Is(err, audit.ErrCursor) {
-		return &inputError{status: http.StatusBadRequest, field: "cursor", msg: "cursor is not a next_cursor this API gave"}
-	}
-	if err != nil {
-		return err
-	}
-	out := auditPage{Events: p.Events, NextCursor: p.Next}
-	if out.Events == nil {
-		out.Events = []audit.Event{}
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+}
+
+// firstWrite notes whether anything was written yet.
+type firstWrite struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (f *firstWrite) Write(b []byte) (int, error) {
+	f.wrote = true
+	return f.ResponseWriter.Write(b)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -61,7 +62,17 @@ func (s *Service) CreateAdminToken(ctx context.Context, name string, ttl time.Du
 	if err != nil {
 		return "", nil, err
 	}
+	s.Audit(ctx, adminTokenEvent(audit.AdminTokenCreated, k))
 	return token, k, nil
+}
+
+// adminTokenEvent names the token by name and prefix, never the secret.
+func adminTokenEvent(kind audit.Kind, k *AdminToken) audit.Event {
+	d := map[string]string{"name": k.Name, "prefix": k.Prefix}
+	if !k.ExpiresAt.IsZero() {
+		d["expires_at"] = k.ExpiresAt.Format(time.RFC3339)
+	}
+	return audit.Event{Kind: kind, Detail: d}
 }
 
 // AdminTokens lists the live admin tokens, oldest first.
@@ -121,6 +132,7 @@ func (s *Service) RevokeAdminToken(ctx context.Context, name, idOrPrefix string)
 	if err != nil {
 		return nil, err
 	}
+	s.Audit(ctx, adminTokenEvent(audit.AdminTokenRevoked, gone))
 	return gone, nil
 }
 

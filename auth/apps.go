@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -151,6 +153,7 @@ func (s *Service) CreateApp(ctx context.Context, in AppInput) (*App, string, err
 		return nil, "", err
 	}
 	s.Notify(Change{Kind: ChangeApps})
+	s.Audit(ctx, audit.Event{Kind: audit.AppCreated, App: a.Slug, After: appSnapshot(a)})
 	return a, secret, nil
 }
 
@@ -486,11 +489,13 @@ func hasControl(s string) bool {
 // RotateAppSecret for the secret).
 func (s *Service) UpdateApp(ctx context.Context, slug string, fn func(*App) error) (*App, error) {
 	var a *App
+	var before json.RawMessage
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		cur, err := s.apps.GetBy(t, kv.PrefixAppBySlug, strings.ToLower(slug))
 		if err != nil {
 			return mapKV(err, "app "+slug)
 		}
+		before = appSnapshot(cur)
 		a = cloneApp(cur)
 		if err := fn(a); err != nil {
 			return err
@@ -514,6 +519,7 @@ func (s *Service) UpdateApp(ctx context.Context, slug string, fn func(*App) erro
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeApps})
+	s.Audit(ctx, audit.Event{Kind: audit.AppUpdated, App: a.Slug, Before: before, After: appSnapshot(a)})
 	return a, nil
 }
 
@@ -549,11 +555,13 @@ func cloneApp(a *App) *App {
 // DeleteApp removes an app and every API key bound to it.
 func (s *Service) DeleteApp(ctx context.Context, slug string) error {
 	var keys []string
+	var deleted *App
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		a, err := s.apps.GetBy(t, kv.PrefixAppBySlug, strings.ToLower(slug))
 		if err != nil {
 			return mapKV(err, "app "+slug)
 		}
+		deleted = cloneApp(a)
 		keys = keys[:0]
 		err = s.apiKeys.Each(t, func(k *APIKey) error {
 			if k.AppID == a.ID {
@@ -598,6 +606,11 @@ func (s *Service) DeleteApp(ctx context.Context, slug string) error {
 		s.Notify(Change{Kind: ChangeAPIKey, KeyID: id})
 	}
 	s.Notify(Change{Kind: ChangeApps})
+	e := audit.Event{Kind: audit.AppDeleted, App: deleted.Slug, Before: appSnapshot(deleted)}
+	if len(keys) > 0 {
+		e.Detail = map[string]string{"api_keys_revoked": strconv.Itoa(len(keys))}
+	}
+	s.Audit(ctx, e)
 	return nil
 }
 
@@ -693,6 +706,7 @@ func (s *Service) RotateAppSecret(ctx context.Context, slug string) (string, err
 		return "", err
 	}
 	s.Notify(Change{Kind: ChangeApps})
+	s.Audit(ctx, audit.Event{Kind: audit.AppUpdated, App: strings.ToLower(slug), Detail: map[string]string{"change": "client secret regenerated"}})
 	return secret, nil
 }
 
@@ -723,7 +737,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, ownerEmail, name strin
 	if len(name) > 200 || hasControl(name) {
 		return "", nil, invalid("name", "must be at most 200 characters without control characters")
 	}
-	var email string
+	var email, appSlug string
 	if ownerEmail != "" {
 		e, err := NormalizeEmail(ownerEmail)
 		if err != nil {
@@ -745,7 +759,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, ownerEmail, name strin
 		if a.Type != AppForwardAuth {
 			return invalid("app", "API keys are for forward_auth apps; OIDC clients use client_credentials")
 		}
-		k.AppID = a.ID
+		k.AppID, appSlug = a.ID, a.Slug
 		if email != "" {
 			u, err := s.users.GetBy(t, kv.PrefixUserByEmail, email)
 			if err != nil {
@@ -759,6 +773,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, ownerEmail, name strin
 		return "", nil, err
 	}
 	s.Notify(Change{Kind: ChangeAPIKey, KeyID: k.ID})
+	e := audit.Event{Kind: audit.APIKeyCreated, Subject: k.UserID, Email: email, App: appSlug, Detail: map[string]string{"key": k.Prefix, "name": k.Name}}
+	if !k.ExpiresAt.IsZero() {
+		e.Detail["expires"] = k.ExpiresAt.Format(time.RFC3339)
+	}
+	s.Audit(ctx, e)
 	return token, k, nil
 }
 
@@ -790,11 +809,14 @@ func (s *Service) RevokeAPIKey(ctx context.Context, slug, idOrPrefix string) err
 		return invalid("id", "is required")
 	}
 	var id string
+	var revoked *APIKey
+	var appSlug string
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		a, err := s.apps.GetBy(t, kv.PrefixAppBySlug, strings.ToLower(slug))
 		if err != nil {
 			return mapKV(err, "app "+slug)
 		}
+		appSlug = a.Slug
 		var matches []string
 		err = s.apiKeys.Each(t, func(k *APIKey) error {
 			if k.AppID == a.ID && (k.ID == idOrPrefix || k.Prefix == idOrPrefix) {
@@ -810,6 +832,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, slug, idOrPrefix string) err
 			return fmt.Errorf("API key %s of app %s: %w", idOrPrefix, a.Slug, ErrNotFound)
 		case 1:
 			id = matches[0]
+			if revoked, err = s.apiKeys.Get(t, id); err != nil {
+				return err
+			}
 			return s.apiKeys.Delete(t, id)
 		default:
 			return invalid("id", "matches more than one key; give the full id")
@@ -819,6 +844,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, slug, idOrPrefix string) err
 		return err
 	}
 	s.Notify(Change{Kind: ChangeAPIKey, KeyID: id})
+	s.Audit(ctx, audit.Event{Kind: audit.APIKeyRevoked, Subject: revoked.UserID, App: appSlug, Detail: map[string]string{"key": revoked.Prefix, "name": revoked.Name}})
 	return nil
 }
 

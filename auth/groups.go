@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -29,6 +31,7 @@ func (s *Service) CreateGroup(ctx context.Context, name, description, claims str
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeGroups})
+	s.Audit(ctx, audit.Event{Kind: audit.GroupCreated, Detail: map[string]string{"group": g.Name}, After: groupSnapshot(g)})
 	return g, nil
 }
 
@@ -83,21 +86,28 @@ func (s *Service) userGroups(t *kv.Txn, userID string) ([]*Group, error) {
 }
 
 func (s *Service) addMember(t *kv.Txn, group, userID string) error {
+	_, err := s.addMemberChanged(t, group, userID)
+	return err
+}
+
+// addMemberChanged is addMember, reporting whether the user was not a
+// member before.
+func (s *Service) addMemberChanged(t *kv.Txn, group, userID string) (bool, error) {
 	n, err := NormalizeGroupName(group)
 	if err != nil {
-		return err
+		return false, err
 	}
 	g, err := s.groups.GetBy(t, kv.PrefixGroupByName, n)
 	if err != nil {
-		return mapKV(err, "group "+n)
+		return false, mapKV(err, "group "+n)
 	}
 	i, ok := slices.BinarySearch(g.Members, userID)
 	if ok {
-		return nil
+		return false, nil
 	}
 	g.Members = slices.Insert(g.Members, i, userID)
 	g.UpdatedAt = s.now().UTC()
-	return s.groups.Put(t, g, 0)
+	return true, s.groups.Put(t, g, 0)
 }
 
 // AddToGroup adds the user with the email to the group.
@@ -115,10 +125,11 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 	if err != nil {
 		return err
 	}
-	var uid string
+	var uid, gname string
 	var ended []string
+	changed := false
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		ended = nil
+		ended, changed = nil, false
 		u, err := s.userByEmail(t, e)
 		if err != nil {
 			return err
@@ -128,8 +139,9 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 		if err != nil {
 			return err
 		}
+		gname = n
 		if add {
-			if err := s.addMember(t, n, u.ID); err != nil {
+			if changed, err = s.addMemberChanged(t, n, u.ID); err != nil {
 				return err
 			}
 			// Joining a group that requires a second factor, without
@@ -151,6 +163,7 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 		}
 		g.Members = slices.Delete(g.Members, i, i+1)
 		g.UpdatedAt = s.now().UTC()
+		changed = true
 		return s.groups.Put(t, g, 0)
 	})
 	if err != nil {
@@ -158,6 +171,16 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: uid, EndedSessions: ended})
 	s.Notify(Change{Kind: ChangeGroups})
+	if changed {
+		ev := audit.Event{Kind: audit.GroupUpdated, Subject: uid, Email: e, Detail: map[string]string{"group": gname, "member": "removed"}}
+		if add {
+			ev.Detail["member"] = "added"
+		}
+		if len(ended) > 0 {
+			ev.Detail["sessions_ended"] = strconv.Itoa(len(ended))
+		}
+		s.Audit(ctx, ev)
+	}
 	return nil
 }
 
@@ -238,6 +261,13 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) (*GroupDeletion,
 	if len(res.Apps) > 0 {
 		s.Notify(Change{Kind: ChangeApps})
 	}
+	e := audit.Event{Kind: audit.GroupDeleted, Detail: map[string]string{"group": res.Group.Name}, Before: groupSnapshot(res.Group)}
+	for k, v := range map[string][]string{"apps_changed": res.Apps, "apps_deactivated": res.Deactivated, "rules_denied": res.DeniedRules} {
+		if len(v) > 0 {
+			e.Detail[k] = strings.Join(v, ",")
+		}
+	}
+	s.Audit(ctx, e)
 	return &res, nil
 }
 

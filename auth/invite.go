@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -83,6 +86,15 @@ func (s *Service) Invite(ctx context.Context, in NewUser) (token string, u *User
 		return "", nil, false, err
 	}
 	s.Notify(Change{Kind: ChangeGroups})
+	e := userEvent(audit.InvitationCreated, u)
+	e.Detail = map[string]string{"new_user": strconv.FormatBool(created)}
+	if len(in.Groups) > 0 {
+		e.Detail["groups"] = strings.Join(in.Groups, ",")
+	}
+	if created {
+		e.After = userSnapshot(u)
+	}
+	s.Audit(ctx, e)
 	return tok, u, created, nil
 }
 
@@ -162,6 +174,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, in Acceptance) (*SignInR
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: u.ID})
+	e := userEvent(audit.InvitationAccepted, u)
+	e.Actor, e.IP = u.ID, in.IP
+	s.Audit(ctx, e)
 	p := &PendingSignIn{
 		UserID: u.ID, AMR: []string{AMRPassword}, IP: in.IP, UserAgent: in.UserAgent,
 		Replaces: s.sessionIDOf(in.Previous), PasswordVersion: u.PasswordVersion, CreatedAt: s.now(),

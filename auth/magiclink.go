@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -99,6 +100,7 @@ func (s *Service) NewMagicLink(ctx context.Context, in MagicRequest) (string, *U
 	if err != nil {
 		return "", nil, err
 	}
+	s.Audit(ctx, userEvent(audit.MagicLinkRequested, u))
 	return tok, u, nil
 }
 

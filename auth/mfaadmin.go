@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -22,7 +24,7 @@ import (
 // returns the user and the ids of the sessions it ended.
 func (s *Service) SetRequireSecondFactor(ctx context.Context, email string, required bool) (*User, []string, error) {
 	var ended []string
-	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		u.RequireSecondFactor = required
 		var err error
 		ended, err = s.endIfLacking(t, u.ID, required)
@@ -56,7 +58,7 @@ func (s *Service) endIfLacking(t *kv.Txn, userID string, required bool) ([]strin
 // ResetSecondFactors, which also signs them out so they set up a new one
 // at their next sign-in. ErrNoTOTP when there is none.
 func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
-	return s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+	return s.updateUser(ctx, audit.SecondFactorReset, email, func(t *kv.Txn, u *User) error {
 		f, err := s.factorsIn(t, u.ID)
 		if err != nil {
 			return err
@@ -80,7 +82,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
 // person who lost their phone. It returns how many sessions ended.
 func (s *Service) ResetSecondFactors(ctx context.Context, email string) (*User, int, error) {
 	var n int
-	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEnding(ctx, audit.SecondFactorReset, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if err := s.putFactors(t, &secondFactors{UserID: u.ID}); err != nil {
 			return nil, err
 		}
@@ -133,6 +135,7 @@ func (s *Service) UpdateGroup(ctx context.Context, name string, in GroupUpdate) 
 		claims = string(c)
 	}
 	var res GroupUpdated
+	var before json.RawMessage
 	ended := map[string][]string{} // user id → sessions
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		res = GroupUpdated{}
@@ -141,6 +144,7 @@ func (s *Service) UpdateGroup(ctx context.Context, name string, in GroupUpdate) 
 		if err != nil {
 			return mapKV(err, "group "+n)
 		}
+		before = groupSnapshot(g)
 		if in.Name != nil {
 			g.Name = newName
 		}
@@ -187,6 +191,11 @@ func (s *Service) UpdateGroup(ctx context.Context, name string, in GroupUpdate) 
 	for id, ids := range ended {
 		s.Notify(Change{Kind: ChangeUser, UserID: id, EndedSessions: ids})
 	}
+	e := audit.Event{Kind: audit.GroupUpdated, Detail: map[string]string{"group": res.Group.Name}, Before: before, After: groupSnapshot(res.Group)}
+	if len(res.SignedOut) > 0 {
+		e.Detail["signed_out"] = strings.Join(res.SignedOut, ",")
+	}
+	s.Audit(ctx, e)
 	return &res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -33,7 +34,9 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 	case !st.TOTP:
 		return ErrNoTOTP
 	}
+	var email string
 	err = s.withProof(ctx, userID, proof, func(t *kv.Txn, u *User, f *secondFactors) error {
+		email = u.Email
 		if !f.has() {
 			return ErrNoTOTP
 		}
@@ -48,6 +51,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 	})
 	if err == nil {
 		s.Notify(Change{Kind: ChangeUser, UserID: userID})
+		s.Audit(ctx, audit.Event{Kind: audit.SecondFactorRemoved, Actor: userID, Subject: userID, Email: email, IP: proof.IP, Detail: map[string]string{"factor": "totp"}})
 	}
 	return err
 }
@@ -58,8 +62,9 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string, proof Proof) e
 // used up with the rest). ErrNoTOTP without an authenticator app.
 func (s *Service) RegenerateBackupCodes(ctx context.Context, userID string, proof Proof) ([]string, error) {
 	var shown []string
+	var email string
 	err := s.withProof(ctx, userID, proof, func(t *kv.Txn, u *User, f *secondFactors) error {
-		shown = nil
+		shown, email = nil, u.Email
 		if !f.has() {
 			return ErrNoTOTP
 		}
@@ -68,6 +73,9 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, userID string, proo
 		f.BackupCodes, f.BackupCodesAt = stored, s.now().UTC()
 		return s.factors.Put(t, f, 0)
 	})
+	if err == nil {
+		s.Audit(ctx, audit.Event{Kind: audit.BackupCodesRegenerated, Actor: userID, Subject: userID, Email: email, IP: proof.IP})
+	}
 	return shown, err
 }
 

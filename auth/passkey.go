@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -128,7 +129,8 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 // one, so nobody learns that an id exists. The last second factor of a
 // user who must have one is not deleted (ErrSecondFactorRequired).
 func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
-	return s.store.Update(ctx, func(t *kv.Txn) error {
+	var name string
+	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		p, err := s.ownPasskey(t, userID, id)
 		if err != nil {
 			return err
@@ -136,8 +138,13 @@ func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
 		if err := s.keepsSecondFactor(t, userID, id); err != nil {
 			return err
 		}
+		name = p.Name
 		return s.deletePasskey(t, p)
 	})
+	if err == nil {
+		s.Audit(ctx, audit.Event{Kind: audit.PasskeyRemoved, Subject: userID, Detail: map[string]string{"passkey": id, "name": name}})
+	}
+	return err
 }
 
 // keepsSecondFactor fails with ErrSecondFactorRequired when the user must

@@ -9,6 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -129,6 +130,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, in PasskeyRegis
 	if err != nil {
 		return nil, err
 	}
+	e := userEvent(audit.PasskeyAdded, in.User)
+	e.Actor, e.Detail = in.User.ID, map[string]string{"passkey": p.ID, "name": p.Name}
+	s.Audit(ctx, e)
 	return p, nil
 }
 

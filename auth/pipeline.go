@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -267,6 +269,7 @@ func (s *Service) SignInSecondFactor(ctx context.Context, token, code, ip string
 	var res *SignInResult
 	var ended *Session
 	var verdict error
+	var uid string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		res, ended, verdict = nil, nil, nil
 		p, err := s.pendingIn(t, id)
@@ -276,6 +279,7 @@ func (s *Service) SignInSecondFactor(ctx context.Context, token, code, ip string
 		if p.Step != StepSecondFactor {
 			return ErrNoSignIn
 		}
+		uid = p.UserID
 		// A user who can no longer sign in is told so before any code
 		// is checked or counted.
 		if _, _, err := s.mayFinish(t, p, now); err != nil {
@@ -287,6 +291,16 @@ func (s *Service) SignInSecondFactor(ctx context.Context, token, code, ip string
 		res, ended, err = s.finishIn(t, p, ACRSecondFactor, addAMR(p.AMR, AMROTP), now)
 		return err
 	})
+	switch {
+	case err == nil && verdict == nil && kind == CodeBackup:
+		s.Audit(ctx, audit.Event{Kind: audit.BackupCodeUsed, Actor: uid, Subject: uid, Email: res.User.Email, IP: ip})
+	case err == nil && verdict != nil && !errors.Is(verdict, ErrRateLimited):
+		reason := "wrong second-factor code"
+		if errors.Is(verdict, ErrCodeUsed) {
+			reason = "second-factor code already used"
+		}
+		s.Audit(ctx, audit.Event{Kind: audit.SignInFailed, Subject: uid, IP: ip, Reason: reason})
+	}
 	return s.finished(ctx, id, res, ended, verdict, err, now)
 }
 
@@ -351,6 +365,11 @@ func (s *Service) SignInSetupTOTP(ctx context.Context, token, code, password, ip
 	})
 	if errors.Is(err, ErrWrongCode) || errors.Is(err, ErrCodeUsed) {
 		return nil, ErrWrongCode
+	}
+	if err == nil {
+		e := userEvent(audit.SecondFactorAdded, res.User)
+		e.Actor, e.IP, e.Detail = res.User.ID, ip, map[string]string{"factor": "totp", "at": "sign-in"}
+		s.Audit(ctx, e)
 	}
 	res, err = s.finished(ctx, id, res, ended, nil, err, now)
 	if err != nil {
@@ -502,7 +521,20 @@ func (s *Service) finished(ctx context.Context, id string, res *SignInResult, en
 	if err := s.recordSignIn(ctx, res.User.ID, now.UTC(), nil); err != nil {
 		s.log.Warn("auth: sign-in not recorded on the user", "user_id", res.User.ID, "err", err)
 	}
+	s.auditSignIn(ctx, res.User, res.Session, ended != nil)
 	return res, nil
+}
+
+// auditSignIn records a finished sign-in: how it was made (acr, amr) and
+// whether it replaced a session (a step-up, or signing in again).
+func (s *Service) auditSignIn(ctx context.Context, u *User, sess *Session, replaced bool) {
+	e := userEvent(audit.SignIn, u)
+	e.Actor, e.IP = u.ID, sess.IP
+	e.Detail = map[string]string{"acr": sess.ACR, "amr": strings.Join(sess.AMR, " ")}
+	if replaced {
+		e.Detail["replaced_session"] = "true"
+	}
+	s.Audit(ctx, e)
 }
 
 // addAMR returns amr with m added once.

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -86,6 +88,7 @@ func (s *Service) NewPasswordReset(ctx context.Context, email string) (string, *
 	if err != nil {
 		return "", nil, err
 	}
+	s.Audit(ctx, userEvent(audit.PasswordResetRequested, u))
 	return tok, u, nil
 }
 
@@ -159,5 +162,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (*U
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: u.ID, EndedSessions: ended})
+	e := userEvent(audit.PasswordReset, u)
+	e.Actor, e.Detail = u.ID, map[string]string{"sessions_ended": strconv.Itoa(len(ended))}
+	s.Audit(ctx, e)
 	return u, nil
 }

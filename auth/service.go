@@ -5,10 +5,12 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -30,6 +33,9 @@ type Config struct {
 	Now func() time.Time
 	// Passkeys says where passkeys work; the zero value turns them off.
 	Passkeys PasskeyConfig
+	// Audit keeps the audit trail (see Service.Audit); nil records
+	// nothing.
+	Audit Recorder
 }
 
 // Service is the one admin and identity service, used by the sign-in pages,
@@ -40,6 +46,7 @@ type Service struct {
 	log     *slog.Logger
 	cost    int
 	now     func() time.Time
+	audit   Recorder
 
 	users    *kv.Collection[User]
 	groups   *kv.Collection[Group]
@@ -81,6 +88,7 @@ func New(cfg Config) (*Service, error) {
 		log:     cfg.Logger,
 		cost:    cfg.BcryptCost,
 		now:     cfg.Now,
+		audit:   cfg.Audit,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -213,6 +221,12 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeGroups})
+	e := userEvent(audit.UserCreated, u)
+	e.After = userSnapshot(u)
+	if len(in.Groups) > 0 {
+		e.Detail = map[string]string{"groups": strings.Join(in.Groups, ",")}
+	}
+	s.Audit(ctx, e)
 	return u, nil
 }
 
@@ -303,6 +317,9 @@ func (s *Service) SetupFirstUser(ctx context.Context, in NewUser) (*User, error)
 	if err != nil {
 		return nil, err
 	}
+	e := userEvent(audit.UserCreated, u)
+	e.After, e.Detail = userSnapshot(u), map[string]string{"via": "first-run wizard"}
+	s.Audit(ctx, e)
 	return u, nil
 }
 
@@ -369,19 +386,23 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 	return out, err
 }
 
-// UpdateUser applies fn to the user with the email in one transaction.
-func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
-	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
+// updateUser applies fn to the user with the email in one transaction,
+// and records the change as an event of the kind with the user before and
+// after.
+func (s *Service) updateUser(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	return s.updateUserEnding(ctx, kind, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
 }
 
 // updateUserEnding is updateUser for changes that may end the user's
-// sessions: fn returns the ids it ended, which go out with the change.
-func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
+// sessions: fn returns the ids it ended, which go out with the change (and
+// in the event's detail as a count).
+func (s *Service) updateUserEnding(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
 	var u *User
+	var before json.RawMessage
 	var ended []string
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		var err error
@@ -389,6 +410,7 @@ func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t 
 		if err != nil {
 			return err
 		}
+		before = userSnapshot(u)
 		if ended, err = fn(t, u); err != nil {
 			return err
 		}
@@ -399,6 +421,12 @@ func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t 
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: u.ID, EndedSessions: ended})
+	ev := userEvent(kind, u)
+	ev.Before, ev.After = before, userSnapshot(u)
+	if len(ended) > 0 {
+		ev.Detail = map[string]string{"sessions_ended": strconv.Itoa(len(ended))}
+	}
+	s.Audit(ctx, ev)
 	return u, nil
 }
 
@@ -408,7 +436,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEnding(ctx, audit.PasswordChanged, email, func(t *kv.Txn, u *User) ([]string, error) {
 		u.PasswordHash = h
 		u.PasswordVersion++
 		if u.Status == StatusPendingInvitation {
@@ -422,7 +450,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 // SetStatus enables or disables a user. Disabling ends their sessions and
 // refuses the last active admin.
 func (s *Service) SetStatus(ctx context.Context, email string, st Status) (*User, error) {
-	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
+	return s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if st == StatusDisabled && u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
 				return nil, err
@@ -442,7 +470,7 @@ func (s *Service) SetUserClaims(ctx context.Context, email, claims string) (*Use
 	if err != nil {
 		return nil, err
 	}
-	return s.updateUser(ctx, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
+	return s.updateUser(ctx, audit.UserUpdated, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
 }
 
 func (s *Service) ensureOtherAdmin(t *kv.Txn, exceptID string) error {
@@ -471,12 +499,14 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	}
 	var id string
 	var ended []string
+	var before json.RawMessage
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
 		u, err := s.userByEmail(t, e)
 		if err != nil {
 			return err
 		}
 		id = u.ID
+		before = userSnapshot(u)
 		if u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
 				return err
@@ -518,6 +548,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: id, EndedSessions: ended})
 	s.Notify(Change{Kind: ChangeGroups})
+	s.Audit(ctx, audit.Event{Kind: audit.UserDeleted, Subject: id, Email: e, Before: before})
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -56,6 +58,7 @@ func (s *Service) startSession(ctx context.Context, u *User, ip, ua string, reme
 	if err := s.recordSignIn(ctx, u.ID, now, rh); err != nil {
 		s.log.Warn("auth: sign-in not recorded on the user", "user_id", u.ID, "err", err)
 	}
+	s.auditSignIn(ctx, u, sess, false)
 	return sess, token, nil
 }
 
@@ -214,6 +217,7 @@ func (s *Service) RevokeSessions(ctx context.Context, email string) (int, error)
 		return 0, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: uid, EndedSessions: ended})
+	s.Audit(ctx, audit.Event{Kind: audit.SignOutEverywhere, Subject: uid, Email: e, Detail: map[string]string{"sessions_ended": strconv.Itoa(len(ended))}})
 	return len(ended), nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -62,6 +63,7 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 	}
 	login, err := normalizeLogin(in.Login)
 	if err != nil {
+		s.signInFailed(ctx, nil, in.IP, "login too long")
 		return nil, err
 	}
 	var u *User
@@ -75,6 +77,9 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 	}
 	subject := accountSubject(u, login)
 	if err := s.reserveAttempt(ctx, subject, now); err != nil {
+		if errors.Is(err, ErrRateLimited) {
+			s.signInFailed(ctx, u, in.IP, "rate limited: too many failures for this account")
+		}
 		return nil, err
 	}
 	hash := s.dummyHash()
@@ -86,6 +91,7 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 		if pad := s.equaliser(hash); pad != nil {
 			_ = bcrypt.CompareHashAndPassword(pad, []byte(in.Password))
 		}
+		s.signInFailed(ctx, u, in.IP, failureReason(u, pwErr, len(in.Password) > MaxPasswordLen))
 		return nil, ErrInvalidCredentials
 	}
 	if err := s.clearAttempts(ctx, subject); err != nil {
@@ -105,9 +111,38 @@ func (s *Service) Authenticate(ctx context.Context, in SignIn) (*SignInResult, e
 	if errors.Is(err, ErrNoSignIn) {
 		// Disabled, or the password changed, between the check and the
 		// session: the password step's own answer.
+		s.signInFailed(ctx, u, in.IP, "account changed during the sign-in")
 		return nil, ErrInvalidCredentials
 	}
 	return res, err
+}
+
+// failureReason says, for the audit trail only, why a password step
+// failed; the person signing in is told one thing for all of them.
+func failureReason(u *User, pwErr error, tooLong bool) string {
+	switch {
+	case u == nil:
+		return "unknown user"
+	case tooLong:
+		return "password too long"
+	case len(u.PasswordHash) == 0:
+		return "no password set"
+	case pwErr != nil:
+		return "wrong password"
+	case u.Status != StatusActive:
+		return "account " + string(u.Status)
+	}
+	return "refused"
+}
+
+// signInFailed records a failed sign-in step. An unknown login is not
+// recorded as typed: people paste passwords into the login field. Refusals
+// of the per-address limit are not recorded at all (they are counted in
+// metrics): they cost an attacker nothing, and each would be a write.
+func (s *Service) signInFailed(ctx context.Context, u *User, ip, reason string) {
+	e := userEvent(audit.SignInFailed, u)
+	e.IP, e.Reason = ip, reason
+	s.Audit(ctx, e)
 }
 
 // normalizeLogin trims and lower-cases a login and refuses one longer than

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -126,5 +127,6 @@ func (s *Service) ConfirmTOTPEnrolment(ctx context.Context, sess *Session, code,
 		return nil, err
 	}
 	s.Notify(Change{Kind: ChangeUser, UserID: sess.UserID})
+	s.Audit(ctx, audit.Event{Kind: audit.SecondFactorAdded, Actor: sess.UserID, Subject: sess.UserID, IP: ip, Detail: map[string]string{"factor": "totp"}})
 	return codes, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -44,7 +45,7 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 			return nil, err
 		}
 	}
-	return s.updateUser(ctx, email, func(t *kv.Txn, u *User) error {
+	return s.updateUser(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) error {
 		if in.Email != nil && newEmail != u.Email {
 			if _, err := s.users.GetBy(t, kv.PrefixUserByEmail, newEmail); err == nil {
 				return fmt.Errorf("user with email %s: %w", newEmail, ErrConflict)

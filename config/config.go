@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is Clinch's runtime configuration.
@@ -41,6 +42,8 @@ type Config struct {
 	// MagicLinks: people may ask for a sign-in link by mail (when mail is
 	// configured).
 	MagicLinks bool
+	// AuditRetention is how long audit events are kept.
+	AuditRetention time.Duration
 }
 
 // SMTP is the mail server's settings, named as the original Clinch
@@ -148,6 +151,10 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 	if c.MagicLinks, err = strconv.ParseBool(magic); err != nil {
 		problems = append(problems, fmt.Sprintf("CLINCH_MAGIC_LINKS %q is not true or false", magic))
 	}
+	retention := *val["CLINCH_AUDIT_RETENTION"]
+	if c.AuditRetention, err = ParseDays(retention); err != nil || c.AuditRetention < time.Hour {
+		problems = append(problems, fmt.Sprintf("CLINCH_AUDIT_RETENTION %q is not a duration of at least 1h, like 90d or 720h", retention))
+	}
 	logLevel := *val["CLINCH_LOG_LEVEL"]
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		problems = append(problems, fmt.Sprintf("CLINCH_LOG_LEVEL %q is not one of debug, info, warn, error", logLevel))
@@ -211,6 +218,24 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// ParseDays reads a Go duration or a whole number of days ("90d"), which
+// time.ParseDuration lacks; negative values are refused.
+func ParseDays(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("config: %q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("config: %q is not a duration like 90d or 12h", s)
+	}
+	return v, nil
 }
 
 // DefaultHost is CLINCH_HOST when none is set: http://localhost on the

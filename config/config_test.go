@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) Env {
@@ -41,13 +42,14 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 		"CLINCH_LISTEN":          "3000",
 		"CLINCH_BCRYPT_COST":     "40",
 		"CLINCH_TRUSTED_PROXIES": "10.0.0.0/8, nope",
+		"CLINCH_AUDIT_RETENTION": "soon",
 	}
 	_, err := Load(envOf(env), nil, io.Discard)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("Load = %v, want *Error", err)
 	}
-	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "CLINCH_MAGIC_LINKS", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES"} {
+	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "CLINCH_MAGIC_LINKS", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES", "CLINCH_AUDIT_RETENTION"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("message does not name %s:\n%v", name, err)
 		}
@@ -221,5 +223,33 @@ func TestLoad_MagicLinks(t *testing.T) {
 		if err != nil || c.MagicLinks != tt.want {
 			t.Errorf("Load(%v, %v): MagicLinks %v, %v; want %v", tt.env, tt.args, c != nil && c.MagicLinks, err, tt.want)
 		}
+	}
+}
+
+func TestLoad_AuditRetention(t *testing.T) {
+	tests := []struct {
+		val  string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 90 * 24 * time.Hour, true},
+		{"30d", 30 * 24 * time.Hour, true},
+		{"720h", 720 * time.Hour, true},
+		{"1h", time.Hour, true},
+		{"59m", 0, false}, // shorter than the retention anyone means
+		{"-3d", 0, false},
+		{"0d", 0, false},
+		{"ninety days", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.val, func(t *testing.T) {
+			c, err := Load(envOf(map[string]string{"CLINCH_AUDIT_RETENTION": tc.val}), nil, io.Discard)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Load(%q) err = %v, want ok=%v", tc.val, err, tc.ok)
+			}
+			if tc.ok && c.AuditRetention != tc.want {
+				t.Errorf("retention %v, want %v", c.AuditRetention, tc.want)
+			}
+		})
 	}
 }

@@ -30,6 +30,7 @@ func settings() []setting {
 		{env: "CLINCH_LOG_FORMAT", flag: "log-format", def: "text", help: "text or json"},
 		{env: "CLINCH_BCRYPT_COST", flag: "bcrypt-cost", def: "12", help: "bcrypt cost for new password hashes, 4-16"},
 		{env: "CLINCH_METRICS_LISTEN", flag: "metrics-listen", shownDefault: "none: /metrics on CLINCH_LISTEN", help: "serve /metrics only at this address (e.g. 127.0.0.1:9959); CLINCH_LISTEN then answers 404 for it"},
+		{env: "CLINCH_AUDIT_RETENTION", flag: "audit-retention", def: "90d", help: "how long audit events are kept: days (90d) or a Go duration (720h), at least 1h"},
 		{env: "CLINCH_MAGIC_LINKS", flag: "magic-links", def: "true", help: "offer \"Email me a sign-in link\" on the sign-in page (needs SMTP_ADDRESS); false turns sign-in links off"},
 		{env: "SMTP_ADDRESS", flag: "smtp-address", shownDefault: "none: no mail is sent", help: "SMTP server's host name; set it to send password-reset mail"},
 		{env: "SMTP_PORT", flag: "smtp-port", def: "587", help: "SMTP server's port (465 with SMTP_TLS=true)"},

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
 )
@@ -42,6 +43,9 @@ type Env struct {
 	// SendInvite mails an invitation link to the user; nil when no mail is
 	// configured, and `user invite` prints the link instead.
 	SendInvite func(ctx context.Context, u *auth.User, link string) error
+	// Audit is the audit trail `clinch audit` reads; nil when not
+	// available.
+	Audit AuditTrail
 	// Stdin is what the CLI read for the command: the password piped in
 	// for --password-stdin, or the file named by --in (Command.InFile).
 	Stdin []byte
@@ -66,7 +70,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), adminTokenCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), auditCommands(), adminTokenCommands())
 }
 
 // Find returns the command named by the leading words of args and the
@@ -98,6 +102,9 @@ func NeedsStdin(args []string) bool {
 // Exec runs the command in args and returns what it printed and its exit
 // status: 0 ok, 1 failure (one line on stderr), 2 usage error.
 func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, exit int) {
+	// Whatever a command changes, the audit trail names the CLI as who
+	// did it: whoever can run it holds the server's shell.
+	ctx = audit.WithOrigin(ctx, audit.Origin{Actor: audit.ActorCLI})
 	cmd, rest, ok := Find(args)
 	if !ok {
 		return "", "clinch: unknown command " + strings.Join(args, " ") + "\n" + Help(), 2

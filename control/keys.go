@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/clinchsso/clinch/audit"
 )
 
 // keyCommands are the `clinch keys ...` and claims commands (OIDC).
@@ -28,6 +30,7 @@ func keysRotate(ctx context.Context, env *Env, args []string, out io.Writer) err
 	if err != nil {
 		return err
 	}
+	env.Auth.Audit(ctx, audit.Event{Kind: audit.SigningKeyRotated, Detail: map[string]string{"kid": kid}})
 	if *asJSON {
 		return writeJSON(out, map[string]string{"kid": kid})
 	}

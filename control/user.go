@@ -7,9 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 )
 
@@ -331,6 +334,8 @@ func userRevokeTokens(ctx context.Context, env *Env, args []string, out io.Write
 	}
 	// Caches (the verifier's) hold the user's tokens by hash: this drops them.
 	env.Auth.Notify(auth.Change{Kind: auth.ChangeUser, UserID: u.ID})
+	env.Auth.Audit(ctx, audit.Event{Kind: audit.TokenRevoked, Subject: u.ID, Email: u.Email, App: strings.ToLower(*slug),
+		Detail: map[string]string{"grants_ended": strconv.Itoa(n)}})
 	_, err = fmt.Fprintf(out, "revoked %d OIDC grant(s) of %s\n", n, u.Email)
 	return err
 }

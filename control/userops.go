@@ -47,7 +47,7 @@ func (env *Env) CreateUser(ctx context.Context, in UserCreate) (UserJSON, error)
 type UserQuery struct {
 	// Search matches a part of the email, username or name, in any case.
 	Search string
-	// Cursor is a page's NextCursor: the page after it. "" is the first.
+	// Cursor is a page's Next: the page after it. "" is the first.
 	Cursor string
 	// Limit is the page size: 0 means DefaultPageSize, at most MaxPageSize.
 	Limit int
@@ -64,8 +64,8 @@ const (
 // UserPage is one page of users.
 type UserPage struct {
 	Users []UserJSON `json:"users"`
-	// NextCursor fetches the next page; "" on the last one.
-	NextCursor string `json:"next_cursor,omitempty"`
+	// Next is the Cursor of the next page; "" on the last one.
+	Next string `json:"next,omitempty"`
 }
 
 // ListUsers returns the users matching q, one page at a time. The cursor
@@ -85,7 +85,7 @@ func (env *Env) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(b) == 0 {
-			return UserPage{}, &FieldError{Field: "cursor", Reason: "is not a next_cursor this API gave"}
+			return UserPage{}, &FieldError{Field: "cursor", Reason: "is not a cursor a previous page gave"}
 		}
 		after = string(b)
 	}
@@ -108,7 +108,7 @@ func (env *Env) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 			continue
 		}
 		if limit >= 0 && len(page.Users) == limit {
-			page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Users[len(page.Users)-1].Email))
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(page.Users[len(page.Users)-1].Email))
 			break
 		}
 		page.Users = append(page.Users, userJSON(u, member[u.ID]))

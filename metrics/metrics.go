@@ -35,6 +35,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
+	audit    *prometheus.CounterVec
 	active   atomic.Pointer[func() float64]
 }
 
@@ -58,6 +59,10 @@ func New() *Metrics {
 	for _, r := range []string{SigninSuccess, SigninInvalid, SigninRateLimited, SigninError} {
 		m.signins.WithLabelValues(r) // show zeroes before the first attempt
 	}
+	m.audit = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "clinch_audit_events_total",
+		Help: "Audit events recorded, by kind.",
+	}, []string{"kind"})
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "clinch_active_sessions",
 		Help: "Sessions that have not expired or been ended.",
@@ -70,7 +75,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.signins, active,
+		m.requests, m.duration, m.signins, m.audit, active,
 	)
 	return m
 }
@@ -81,6 +86,17 @@ func (m *Metrics) SetActiveSessions(fn func() float64) { m.active.Store(&fn) }
 
 // SignIn counts one sign-in attempt with a Signin* result.
 func (m *Metrics) SignIn(result string) { m.signins.WithLabelValues(result).Inc() }
+
+// AuditEvent counts one recorded audit event of the kind.
+func (m *Metrics) AuditEvent(kind string) { m.audit.WithLabelValues(kind).Inc() }
+
+// AuditKinds makes every kind show a zero before its first event, so a
+// rate() over it works from the start.
+func (m *Metrics) AuditKinds(kinds ...string) {
+	for _, k := range kinds {
+		m.audit.WithLabelValues(k)
+	}
+}
 
 // Handler serves the registry in the Prometheus text format (GET /metrics).
 func (m *Metrics) Handler() http.Handler {

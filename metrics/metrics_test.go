@@ -78,3 +78,21 @@ func TestRegistry_HasGoProcessSigninsAndSessions(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditEvents_CountedByKind(t *testing.T) {
+	m := New()
+	m.AuditKinds("signin", "signin.failed", "user.updated")
+	m.AuditEvent("signin.failed")
+	m.AuditEvent("signin.failed")
+	m.AuditEvent("signin")
+	out := scrape(t, m)
+	for _, want := range []string{
+		`clinch_audit_events_total{kind="signin"} 1`,
+		`clinch_audit_events_total{kind="signin.failed"} 2`,
+		`clinch_audit_events_total{kind="user.updated"} 0`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package oidc
 
 import (
 	"net/http"
+	"strings"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/web"
 )
@@ -66,5 +68,7 @@ func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
 		p.redirectError(w, r, pa, oerr(ErrServerError, ""))
 		return
 	}
+	p.auth.Audit(ctx, audit.Event{Kind: audit.ConsentGranted, Actor: user.ID, Subject: user.ID, Email: user.Email, App: app.Slug,
+		Detail: map[string]string{"scopes": strings.Join(pa.Scopes, " ")}})
 	p.issueCode(w, r, app, pa, sess)
 }

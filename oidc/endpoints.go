@@ -6,9 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
 )
@@ -280,6 +282,14 @@ func (p *Provider) revokeToken(ctx context.Context, app *auth.App, token string)
 		return nil
 	})
 	p.notifyRevoked(hashes)
+	if err == nil && len(hashes) > 0 {
+		kind := "access token"
+		if auth.HasPrefix(token, auth.PrefixRefreshToken) {
+			kind = "refresh token and its grant"
+		}
+		p.auth.Audit(ctx, audit.Event{Kind: audit.TokenRevoked, Actor: "client:" + app.Slug, App: app.Slug,
+			Detail: map[string]string{"token": kind, "tokens_ended": strconv.Itoa(len(hashes))}})
+	}
 	return err
 }
 
