@@ -36,7 +36,8 @@ func apiCall(t *testing.T, c *http.Client, srv *harness.Server, token, method, p
 // The admin API through the real binary: a token made with the CLI over
 // the control socket creates a group and a user in it over HTTP, as a
 // script would (curl-like requests with no cookies and no CSRF token);
-// the CLI then sees them, and the user signs in. A signed-in admin's
+// the audit trail names the token, the CLI sees them, and the user signs
+// in. A signed-in admin's
 // browser cookie alone gets 401, a revoked token gets 401, and the token
 // is in no log line.
 func TestAdminAPI_TokenFromCLICreatesUserAndGroup(t *testing.T) {
@@ -75,6 +76,12 @@ func TestAdminAPI_TokenFromCLICreatesUserAndGroup(t *testing.T) {
 	status, body = apiCall(t, script, srv, tok.Token, "GET", "/api/admin/users/"+created.ID, "")
 	if status != http.StatusOK || !strings.Contains(body, "dana@example.com") {
 		t.Errorf("GET the user: %d %s", status, body)
+	}
+
+	// The audit trail names the token as who made the user.
+	status, body = apiCall(t, script, srv, tok.Token, "GET", "/api/admin/audit?kind=user.created&user=dana@example.com", "")
+	if status != http.StatusOK || !strings.Contains(body, `"actor": "api:e2e"`) {
+		t.Errorf("GET /api/admin/audit: %d %s, want dana's creation by api:e2e", status, body)
 	}
 
 	// The CLI sees what the API made: one store, one implementation.
