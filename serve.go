@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/clinchsso/clinch/adminapi"
 	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/config"
@@ -257,9 +258,15 @@ func (a *app) serve(ctx context.Context) error {
 	// Every change of how a person signs in is mailed to them, however it
 	// was made (pages, sign-in, the admin commands over the socket).
 	a.auth.OnSecurityEvent(pages.SecurityMail)
+	// The JSON admin API runs the same operations as the control socket.
+	api, err := adminapi.New(adminapi.Config{Env: a.controlEnv(box), Tokens: a.auth, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	pages.Register(mux)
+	api.Register(mux)
 	verifier.Register(mux)
 	provider.Register(mux)
 	if cfg.MetricsListen == "" {
@@ -276,7 +283,9 @@ func (a *app) serve(ctx context.Context) error {
 		auditOrigin(cfg.TrustedProxies),
 		web.Recover(log, pages.RenderError),
 		web.SecurityHeaders(site),
-		web.CSRF(site, append(web.CSRFExempt{forward.Path}, oidc.CSRFExempt...), pages.RenderError, log),
+		// The admin API takes bearer tokens only, never the session
+		// cookie, so a browser cannot be made to call it: no CSRF check.
+		web.CSRF(site, append(web.CSRFExempt{forward.Path, adminapi.Prefix}, oidc.CSRFExempt...), pages.RenderError, log),
 		// Innermost: it reads the route pattern the mux sets on the request.
 		m.Middleware,
 	), web.MaxFormBytes)

@@ -310,3 +310,30 @@ func TestEmailChange_RateLimitedPerAccount(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// An admin changing a person's address (`clinch user update --new-email`,
+// the admin pages, the admin API) tells both addresses, as the person's
+// own change does; other edits tell nobody.
+func TestUpdateUser_EmailChangeAnnounced(t *testing.T) {
+	ctx := context.Background()
+	f := newSignInFixture(t, 4)
+	f.mfaUser(t, "ann@example.com")
+	var ev events
+	f.svc.OnSecurityEvent(ev.add)
+	name := "Ann A."
+	if _, err := f.svc.UpdateUser(ctx, "ann@example.com", auth.UserUpdate{DisplayName: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if k := ev.kinds(); len(k) != 0 {
+		t.Fatalf("a name change announced %v", k)
+	}
+	to := "ann@new.example.com"
+	if _, err := f.svc.UpdateUser(ctx, "ann@example.com", auth.UserUpdate{Email: &to}); err != nil {
+		t.Fatal(err)
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.got) != 1 || ev.got[0].Kind != auth.EventEmailChanged || ev.got[0].OldEmail != "ann@example.com" || ev.got[0].User.Email != to {
+		t.Fatalf("events %+v, want one email change from ann@example.com to %s", ev.got, to)
+	}
+}

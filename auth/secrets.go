@@ -59,6 +59,7 @@ const (
 	PrefixInviteToken  = "civ_"
 	PrefixMagicToken   = "cml_"
 	PrefixEmailToken   = "cec_"
+	PrefixAdminToken   = "cadm_"
 )
 
 // NewToken returns a fresh 256-bit bearer secret with the prefix, and the

@@ -54,6 +54,8 @@ type Service struct {
 	apps     *kv.Collection[App]
 	apiKeys  *kv.Collection[APIKey]
 	passkeys *kv.Collection[Passkey]
+	// adminTokens authorize the JSON admin API.
+	adminTokens *kv.Collection[AdminToken]
 
 	// rp is the WebAuthn relying party; nil when passkeys are off.
 	rp *webauthn.WebAuthn
@@ -116,6 +118,9 @@ func New(cfg Config) (*Service, error) {
 	s.apiKeys = kv.NewCollection(kv.PrefixAPIKey, func(k *APIKey) string { return k.ID })
 	s.passkeys = kv.NewCollection(kv.PrefixPasskey, func(p *Passkey) string { return p.ID },
 		kv.Index[Passkey]{Prefix: kv.PrefixPasskeyByCred, Value: func(p *Passkey) string { return credKey(p.CredentialID) }},
+	)
+	s.adminTokens = kv.NewCollection(kv.PrefixAdminToken, func(k *AdminToken) string { return k.ID },
+		kv.Index[AdminToken]{Prefix: kv.PrefixAdminTokenByName, Value: func(k *AdminToken) string { return k.Name }},
 	)
 	rp, err := newRelyingParty(cfg.Passkeys)
 	if err != nil {

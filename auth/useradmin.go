@@ -174,12 +174,13 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 		}
 	}
 	var joined, left []string
+	oldEmail := ""
 	u, err := s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if in.Email != nil && newEmail != u.Email {
 			if _, err := s.users.GetBy(t, kv.PrefixUserByEmail, newEmail); err == nil {
 				return nil, fmt.Errorf("user with email %s: %w", newEmail, ErrConflict)
 			}
-			u.Email = newEmail
+			oldEmail, u.Email = u.Email, newEmail
 		}
 		if in.Username != nil && newUsername != u.Username {
 			if newUsername != "" {
@@ -222,6 +223,11 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 	}
 	if in.Groups != nil {
 		s.Notify(Change{Kind: ChangeGroups})
+	}
+	// An admin's change of address is told to both addresses, as the
+	// person's own change is: a hijack by a rogue admin is not silent.
+	if oldEmail != "" {
+		s.announceEvent(SecurityEvent{Kind: EventEmailChanged, User: u, OldEmail: oldEmail, At: s.now().UTC()})
 	}
 	// Membership is recorded as the groups' change, as `clinch group
 	// add|remove` records it.

@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -193,59 +192,33 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.idTTL, "id-token-ttl", "", "oidc: 5m-24h (default 1h)")
 }
 
-// clientIDs turns --accept-tokens-from slugs into the OIDC apps' ids.
-func clientIDs(ctx context.Context, env *Env, vals []string) ([]string, error) {
-	var ids []string
-	for _, v := range vals {
-		for _, slug := range strings.Split(v, ",") {
-			if slug = strings.TrimSpace(slug); slug == "" {
-				continue
-			}
-			a, err := env.Auth.AppBySlug(ctx, slug)
-			if errors.Is(err, auth.ErrNotFound) || err == nil && a.Type != auth.AppOIDC {
-				return nil, fmt.Errorf("--accept-tokens-from: %q is not an OIDC app", slug)
-			}
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, a.ID)
-		}
-	}
-	return ids, nil
-}
-
-// parseHeaders applies k=NAME pairs to base.
-func parseHeaders(base auth.HeaderConfig, pairs []string) (auth.HeaderConfig, error) {
+// headerPairs reads --header k=NAME pairs into the map applyHeaders
+// takes.
+func headerPairs(pairs []string) (map[string]string, error) {
+	m := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok {
-			return base, usagef("--header wants key=NAME, like user=Remote-User; got %q", p)
+			return nil, usagef("--header wants key=NAME, like user=Remote-User; got %q", p)
 		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "user":
-			base.User = v
-		case "email":
-			base.Email = v
-		case "name":
-			base.Name = v
-		case "groups":
-			base.Groups = v
-		case "admin":
-			base.Admin = v
-		default:
-			return base, usagef("--header key must be user, email, name, groups or admin; got %q", k)
-		}
+		m[k] = v
 	}
-	return base, nil
+	return m, nil
 }
 
-// parseTTL reads a Go duration or a number of days ("90d"); "" is 0.
-func parseTTL(flagName, s string) (time.Duration, error) {
-	d, err := auth.ParseLifetime(s)
-	if err != nil {
-		return 0, usagef("--%s: %s", flagName, err.Error())
+// metadataPairs reads --metadata key=value pairs (a blank value removes
+// the key on update).
+func metadataPairs(pairs []string) (map[string]string, error) {
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usagef("--metadata %q is not key=value", p)
+		}
+		m[k] = v
 	}
-	return d, nil
+	return m, nil
 }
 
 func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
@@ -259,52 +232,33 @@ func appCreate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *typ == "" || f.name == "" {
-		return usagef("--type and --name are required")
-	}
-	in := auth.AppInput{
+	in := AppCreate{
 		Name: f.name, Slug: f.slug, Type: auth.AppType(*typ), Active: &f.active,
-		AllowedGroups: f.groups, Claims: f.claims, Domain: f.domain,
+		AllowedGroups: f.groups, Claims: json.RawMessage(f.claims), Domain: f.domain,
 		RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts,
 		LaunchURL: f.launchURL, BackchannelLogoutURI: f.backchannel, RequireSecondFactor: f.requireSecondFactor,
 		BasicAuth: f.basicAuth, BasicAuthPassword: f.basicAuthPassword,
 		Public: f.public, SkipConsent: f.skipConsent, ClientID: f.clientID, GrantTypes: f.grants,
-		RequirePKCE: &f.requirePKCE, AlwaysIssueRefresh: f.alwaysRefresh,
+		RequirePKCE: &f.requirePKCE, AlwaysIssueRefresh: f.alwaysRefresh, AcceptTokensFrom: f.acceptTokens,
+		AccessTokenTTL: f.accessTTL, RefreshTokenTTL: f.refreshTTL, IDTokenTTL: f.idTTL,
 	}
-	if f.public && !f.requirePKCE {
-		return usagef("--require-pkce=false: a public client always requires PKCE")
-	}
-	md, err := parseMetadata(nil, f.metadata)
-	if err != nil {
-		return err
-	}
-	in.Metadata = md
-	if in.AcceptTokensFrom, err = clientIDs(ctx, env, f.acceptTokens); err != nil {
+	var err error
+	if in.Metadata, err = metadataPairs(f.metadata); err != nil {
 		return err
 	}
 	if len(f.headers) > 0 {
-		h, err := parseHeaders(auth.DefaultHeaders(), f.headers)
-		if err != nil {
+		if in.Headers, err = headerPairs(f.headers); err != nil {
 			return err
 		}
-		in.Headers = &h
 	}
-	if in.AccessTokenTTL, err = parseTTL("access-token-ttl", f.accessTTL); err != nil {
-		return err
-	}
-	if in.RefreshTokenTTL, err = parseTTL("refresh-token-ttl", f.refreshTTL); err != nil {
-		return err
-	}
-	if in.IDTokenTTL, err = parseTTL("id-token-ttl", f.idTTL); err != nil {
-		return err
-	}
-	a, secret, err := env.Auth.CreateApp(ctx, in)
+	a, err := env.CreateApp(ctx, in)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, secret, appRefs(ctx, env)))
+		return writeJSON(out, a)
 	}
+	secret := a.ClientSecret
 	switch a.Type {
 	case auth.AppForwardAuth:
 		fmt.Fprintf(out, "created forward_auth app %s for %s\n", a.Slug, a.Domain)
@@ -323,18 +277,18 @@ func appList(ctx context.Context, env *Env, args []string, out io.Writer) error 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *asJSON {
+		js, err := env.ListApps(ctx)
+		if err != nil {
+			return err
+		}
+		return writeJSON(out, js)
+	}
 	apps, err := env.Auth.Apps(ctx)
 	if err != nil {
 		return err
 	}
 	r := appRefs(ctx, env)
-	if *asJSON {
-		js := make([]AppJSON, 0, len(apps))
-		for _, a := range apps {
-			js = append(js, appJSON(a, "", r))
-		}
-		return writeJSON(out, js)
-	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLUG\tTYPE\tACTIVE\tDOMAIN / CLIENT ID\tGROUPS\tNAME")
 	for _, a := range apps {
@@ -362,139 +316,62 @@ func appUpdate(ctx context.Context, env *Env, args []string, out io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if f.slug == "" {
-		return usagef("--slug is required")
-	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["group"] && *noGroups {
 		return usagef("--group and --no-groups contradict each other")
 	}
-	ttls := map[string]time.Duration{}
-	for name, s := range map[string]string{"access-token-ttl": f.accessTTL, "refresh-token-ttl": f.refreshTTL, "id-token-ttl": f.idTTL} {
-		if set[name] {
-			d, err := parseTTL(name, s)
-			if err != nil {
-				return err
-			}
-			ttls[name] = d
-		}
-	}
-	var groups []string
-	if set["group"] {
-		var err error
-		if groups, err = env.Auth.GroupIDsByName(ctx, f.groups); err != nil {
-			return err
-		}
-	}
-	var accept []string
-	if set["accept-tokens-from"] {
-		var err error
-		if accept, err = clientIDs(ctx, env, f.acceptTokens); err != nil {
-			return err
-		}
-	}
-	a, err := env.Auth.UpdateApp(ctx, f.slug, func(a *auth.App) error {
-		if set["accept-tokens-from"] {
-			a.AcceptTokensFrom = accept
-		}
-		if set["name"] {
-			a.Name = f.name
-		}
-		if set["new-slug"] {
-			a.Slug = *newSlug
-		}
-		if set["domain"] {
-			a.Domain = f.domain
-		}
-		if set["claims"] {
-			c, err := auth.NormalizeClaims(f.claims)
-			if err != nil {
-				return err
-			}
-			a.Claims = c
-		}
-		if set["group"] {
-			a.AllowedGroupIDs = groups
-		}
-		if *noGroups {
-			a.AllowedGroupIDs = nil
-		}
-		if set["header"] {
-			h, err := parseHeaders(a.EffectiveHeaders(), f.headers)
-			if err != nil {
-				return err
-			}
-			a.Headers = &h
-		}
-		if set["active"] {
-			a.Active = f.active
-		}
-		if set["metadata"] {
-			md, err := parseMetadata(a.Metadata, f.metadata)
-			if err != nil {
-				return err
-			}
-			a.Metadata = md
-		}
-		if set["redirect-uri"] {
-			a.RedirectURIs = f.redirects
-		}
-		if set["post-logout-redirect-uri"] {
-			a.PostLogoutRedirectURIs = f.logouts
-		}
-		if set["require-second-factor"] {
-			a.RequireSecondFactor = f.requireSecondFactor
-		}
-		if set["basic-auth"] {
-			a.BasicAuth = f.basicAuth
-			if !f.basicAuth && !set["basic-auth-password"] {
-				a.BasicAuthPassword = false
-			}
-		}
-		if set["basic-auth-password"] {
-			a.BasicAuthPassword = f.basicAuthPassword
-		}
-		if set["launch-url"] {
-			a.LaunchURL = f.launchURL
-		}
-		if set["backchannel-logout-uri"] {
-			a.BackchannelLogoutURI = f.backchannel
-		}
-		if set["grant-type"] {
-			a.GrantTypes = f.grants
-		}
-		if set["skip-consent"] {
-			a.SkipConsent = f.skipConsent
-		}
-		if set["public"] {
-			a.Public = f.public
-		}
-		if set["require-pkce"] {
-			if a.Public && !f.requirePKCE {
-				return usagef("--require-pkce=false: a public client always requires PKCE")
-			}
-			a.RequirePKCE = f.requirePKCE
-		}
-		if set["always-issue-refresh"] {
-			a.AlwaysIssueRefresh = f.alwaysRefresh
-		}
-		if d, ok := ttls["access-token-ttl"]; ok {
-			a.AccessTokenTTL = auth.Duration(d)
-		}
-		if d, ok := ttls["refresh-token-ttl"]; ok {
-			a.RefreshTokenTTL = auth.Duration(d)
-		}
-		if d, ok := ttls["id-token-ttl"]; ok {
-			a.IDTokenTTL = auth.Duration(d)
+	var in AppUpdate
+	str := func(flag string, v *string) *string {
+		if set[flag] {
+			return v
 		}
 		return nil
-	})
+	}
+	boolean := func(flag string, v *bool) *bool {
+		if set[flag] {
+			return v
+		}
+		return nil
+	}
+	strs := func(flag string, v *list) *[]string {
+		if set[flag] {
+			s := []string(*v)
+			return &s
+		}
+		return nil
+	}
+	in.Name, in.Slug, in.Domain = str("name", &f.name), str("new-slug", newSlug), str("domain", &f.domain)
+	in.LaunchURL, in.BackchannelLogoutURI = str("launch-url", &f.launchURL), str("backchannel-logout-uri", &f.backchannel)
+	in.AccessTokenTTL, in.RefreshTokenTTL, in.IDTokenTTL = str("access-token-ttl", &f.accessTTL), str("refresh-token-ttl", &f.refreshTTL), str("id-token-ttl", &f.idTTL)
+	in.Active, in.RequireSecondFactor, in.SkipConsent = boolean("active", &f.active), boolean("require-second-factor", &f.requireSecondFactor), boolean("skip-consent", &f.skipConsent)
+	in.Public, in.RequirePKCE, in.AlwaysIssueRefresh = boolean("public", &f.public), boolean("require-pkce", &f.requirePKCE), boolean("always-issue-refresh", &f.alwaysRefresh)
+	in.BasicAuth, in.BasicAuthPassword = boolean("basic-auth", &f.basicAuth), boolean("basic-auth-password", &f.basicAuthPassword)
+	in.AllowedGroups, in.AcceptTokensFrom = strs("group", &f.groups), strs("accept-tokens-from", &f.acceptTokens)
+	in.RedirectURIs, in.PostLogoutRedirectURIs, in.GrantTypes = strs("redirect-uri", &f.redirects), strs("post-logout-redirect-uri", &f.logouts), strs("grant-type", &f.grants)
+	if *noGroups {
+		in.AllowedGroups = &[]string{}
+	}
+	if set["claims"] {
+		in.Claims = json.RawMessage(f.claims)
+	}
+	var err error
+	if set["header"] {
+		if in.Headers, err = headerPairs(f.headers); err != nil {
+			return err
+		}
+	}
+	if set["metadata"] {
+		if in.Metadata, err = metadataPairs(f.metadata); err != nil {
+			return err
+		}
+	}
+	a, err := env.UpdateApp(ctx, f.slug, in)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, appJSON(a, "", appRefs(ctx, env)))
+		return writeJSON(out, a)
 	}
 	_, err = fmt.Fprintf(out, "updated app %s\n", a.Slug)
 	return err
@@ -517,7 +394,7 @@ func appDelete(ctx context.Context, env *Env, args []string, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := env.Auth.DeleteApp(ctx, slug); err != nil {
+	if err := env.DeleteApp(ctx, slug); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(out, "deleted app %s and its API keys\n", slug)
@@ -561,28 +438,22 @@ func apiKeyJSON(k *auth.APIKey, slug, owner, token string) APIKeyJSON {
 func apiKeyCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("app apikey create")
 	slug := fs.String("slug", "", "the forward_auth app (required)")
-	name := fs.String("name", "", "what the key is for")
-	owner := fs.String("owner", "", "email of the user it acts as (default: the app itself)")
-	expires := fs.String("expires", "", "lifetime, like 90d or 12h (default: never)")
+	var in APIKeyCreate
+	fs.StringVar(&in.Name, "name", "", "what the key is for")
+	fs.StringVar(&in.Owner, "owner", "", "email of the user it acts as (default: the app itself)")
+	fs.StringVar(&in.Expires, "expires", "", "lifetime, like 90d or 12h (default: never)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *slug == "" {
-		return usagef("--slug is required")
-	}
-	ttl, err := parseTTL("expires", *expires)
-	if err != nil {
-		return err
-	}
-	tok, k, err := env.Auth.CreateAPIKey(ctx, *slug, *owner, *name, ttl)
+	k, err := env.CreateAPIKey(ctx, *slug, in)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, apiKeyJSON(k, *slug, strings.ToLower(strings.TrimSpace(*owner)), tok))
+		return writeJSON(out, k)
 	}
-	fmt.Fprintf(out, "%s\n", tok)
+	fmt.Fprintf(out, "%s\n", k.Key)
 	fmt.Fprintf(out, "(API key %s for app %s, shown once: send it as \"Authorization: Bearer <key>\", or with --owner as the password of HTTP Basic at an app with --basic-auth)\n", k.Prefix, *slug)
 	return nil
 }
@@ -594,34 +465,28 @@ func apiKeyList(ctx context.Context, env *Env, args []string, out io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *slug == "" {
-		return usagef("--slug is required")
-	}
-	keys, err := env.Auth.APIKeys(ctx, *slug)
+	js, err := env.ListAPIKeys(ctx, *slug)
 	if err != nil {
 		return err
-	}
-	emails := map[string]string{}
-	if users, err := env.Auth.Users(ctx); err == nil {
-		for _, u := range users {
-			emails[u.ID] = u.Email
-		}
-	}
-	js := make([]APIKeyJSON, 0, len(keys))
-	for _, k := range keys {
-		js = append(js, apiKeyJSON(k, *slug, emails[k.UserID], ""))
 	}
 	if *asJSON {
 		return writeJSON(out, js)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PREFIX\tNAME\tOWNER\tCREATED\tEXPIRES\tLAST USED")
-	for _, k := range keys {
-		owner := emails[k.UserID]
-		if k.UserID == "" {
+	for _, k := range js {
+		owner := k.Owner
+		if owner == "" {
 			owner = "(app)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, dash(k.Name), dash(owner), ts(k.CreatedAt), ts(k.ExpiresAt), ts(k.LastUsedAt))
+		expires, used := "-", "-"
+		if k.ExpiresAt != nil {
+			expires = ts(*k.ExpiresAt)
+		}
+		if k.LastUsedAt != nil {
+			used = ts(*k.LastUsedAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, dash(k.Name), owner, ts(k.CreatedAt), expires, used)
 	}
 	return tw.Flush()
 }
@@ -633,37 +498,9 @@ func apiKeyRevoke(ctx context.Context, env *Env, args []string, out io.Writer) e
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *slug == "" || *id == "" {
-		return usagef("--slug and --id are required")
-	}
-	if err := env.Auth.RevokeAPIKey(ctx, *slug, *id); err != nil {
+	if err := env.RevokeAPIKey(ctx, *slug, *id); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(out, "revoked API key %s of app %s\n", *id, *slug)
 	return err
-}
-
-// parseMetadata applies key=value pairs on top of cur (a blank value
-// deletes the key) and returns a new map.
-func parseMetadata(cur map[string]string, pairs []string) (map[string]string, error) {
-	out := make(map[string]string, len(cur)+len(pairs))
-	for k, v := range cur {
-		out[k] = v
-	}
-	for _, p := range pairs {
-		k, v, ok := strings.Cut(p, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, usagef("--metadata %q is not key=value", p)
-		}
-		if v == "" {
-			delete(out, k)
-			continue
-		}
-		out[k] = v
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
 }

@@ -134,7 +134,7 @@ func TestAppCommands_Errors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"app create --name x", 2, "--type and --name are required"},
+		{"app create --name x", 2, "--type is required"},
 		{"app create --type forward_auth --name x", 1, "domain is required"},
 		{"app create --type forward_auth --name x --domain a.example.com --group ghosts", 1, "does not exist"},
 		{"app create --type forward_auth --name x --domain a.example.com --header who=X", 2, "--header key"},

@@ -29,41 +29,50 @@ func auditCommands() []Command {
 	}
 }
 
-// auditFlags are the filter flags both commands share.
-type auditFlags struct {
-	user, kind, since, until string
+// AuditQuery selects audit events: the input of AuditEvents and
+// ExportAudit.
+type AuditQuery struct {
+	// User: events about or by this user, an email or a user id (a
+	// deleted user's events are found by their id).
+	User string `json:"user"`
+	// Kind is one kind, e.g. signin.failed.
+	Kind string `json:"kind"`
+	// Since and Until bound the time: a duration before now (24h, 7d) or
+	// an RFC 3339 time.
+	Since string `json:"since"`
+	Until string `json:"until"`
+	// Cursor goes on from a previous page's Next; Limit is the page size
+	// (0: audit.DefaultLimit). Export ignores Limit.
+	Cursor string `json:"cursor"`
+	Limit  int    `json:"limit"`
 }
 
-func (f *auditFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.user, "user", "", "events about or by this user: an email, or a user id (for deleted users)")
-	fs.StringVar(&f.kind, "kind", "", "one kind, e.g. signin.failed (see the README's audit section)")
-	fs.StringVar(&f.since, "since", "", "only events this long ago or later (24h, 7d) or since an RFC 3339 time")
-	fs.StringVar(&f.until, "until", "", "only events before this (a duration ago, or an RFC 3339 time)")
+// AuditPage is a page of events, newest first; Next is the Cursor of the
+// page after it, "" on the last one.
+type AuditPage struct {
+	Events []audit.Event `json:"events"`
+	Next   string        `json:"next,omitempty"`
 }
 
-// filter turns the flags into an audit.Filter, resolving an email.
-func (f *auditFlags) filter(ctx context.Context, env *Env) (audit.Filter, error) {
+// auditFilter turns q into an audit.Filter, resolving an email.
+func (env *Env) auditFilter(ctx context.Context, q AuditQuery) (audit.Filter, error) {
 	var out audit.Filter
 	now := env.Auth.Now()
 	var err error
-	if out.Since, err = timeFlag("since", f.since, now); err != nil {
+	if out.Since, err = timeFlag("since", q.Since, now); err != nil {
 		return out, err
 	}
-	if out.Until, err = timeFlag("until", f.until, now); err != nil {
+	if out.Until, err = timeFlag("until", q.Until, now); err != nil {
 		return out, err
 	}
-	if f.kind != "" {
-		k := audit.Kind(strings.ToLower(strings.TrimSpace(f.kind)))
-		known := false
-		for _, c := range audit.Kinds() {
-			known = known || c == k
-		}
-		if !known {
-			return out, usagef("--kind %q is not a kind of event; see the README's audit section", f.kind)
+	if q.Kind != "" {
+		k := audit.Kind(strings.ToLower(strings.TrimSpace(q.Kind)))
+		if !slices.Contains(audit.Kinds(), k) {
+			return out, &FieldError{Field: "kind", Reason: fmt.Sprintf("%q is not a kind of event; see the README's audit section", q.Kind)}
 		}
 		out.Kind = k
 	}
-	if u := strings.TrimSpace(f.user); u != "" {
+	if u := strings.TrimSpace(q.User); u != "" {
 		if !strings.Contains(u, "@") {
 			out.User = u
 		} else {
@@ -74,6 +83,10 @@ func (f *auditFlags) filter(ctx context.Context, env *Env) (audit.Filter, error)
 			out.User = usr.ID
 		}
 	}
+	if q.Limit < 0 || q.Limit > audit.MaxLimit {
+		return out, &FieldError{Field: "limit", Reason: fmt.Sprintf("must be from 1 to %d", audit.MaxLimit)}
+	}
+	out.Limit, out.Cursor = q.Limit, q.Cursor
 	return out, nil
 }
 
@@ -89,7 +102,7 @@ func timeFlag(name, v string, now time.Time) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, usagef("--%s %q is neither a duration like 24h or 7d nor a time like 2026-01-02T15:04:05Z", name, v)
+		return time.Time{}, &FieldError{Field: name, Reason: fmt.Sprintf("%q is neither a duration like 24h or 7d nor a time like 2026-01-02T15:04:05Z", v)}
 	}
 	return t, nil
 }
@@ -101,43 +114,77 @@ func auditTrail(env *Env) (AuditTrail, error) {
 	return env.Audit, nil
 }
 
-func auditList(ctx context.Context, env *Env, args []string, out io.Writer) error {
-	fs := newFlags("audit list")
-	var af auditFlags
-	af.register(fs)
-	limit := fs.Int("limit", audit.DefaultLimit, fmt.Sprintf("events per page, at most %d", audit.MaxLimit))
-	cursor := fs.String("cursor", "", "go on from the cursor a previous page printed")
-	asJSON := fs.Bool("json", false, "print JSON: {\"events\": [...], \"next\": cursor}")
-	if err := parse(fs, args); err != nil {
-		return err
+// AuditEvents returns a page of the events q selects, newest first.
+func (env *Env) AuditEvents(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	trail, err := auditTrail(env)
+	if err != nil {
+		return AuditPage{}, err
 	}
-	if *limit < 1 || *limit > audit.MaxLimit {
-		return usagef("--limit must be from 1 to %d", audit.MaxLimit)
+	f, err := env.auditFilter(ctx, q)
+	if err != nil {
+		return AuditPage{}, err
 	}
+	p, err := trail.List(ctx, f)
+	if errors.Is(err, audit.ErrCursor) {
+		return AuditPage{}, &FieldError{Field: "cursor", Reason: fmt.Sprintf("%q is not a cursor a previous page gave", q.Cursor)}
+	}
+	if err != nil {
+		return AuditPage{}, err
+	}
+	if p.Events == nil {
+		p.Events = []audit.Event{}
+	}
+	return AuditPage{Events: p.Events, Next: p.Next}, nil
+}
+
+// ExportAudit writes every event q selects to w as JSON lines, newest
+// first. Input mistakes are reported before anything is written.
+func (env *Env) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) error {
 	trail, err := auditTrail(env)
 	if err != nil {
 		return err
 	}
-	f, err := af.filter(ctx, env)
+	q.Limit = 0
+	f, err := env.auditFilter(ctx, q)
 	if err != nil {
 		return err
 	}
-	f.Limit, f.Cursor = *limit, *cursor
-	p, err := trail.List(ctx, f)
-	if err != nil {
-		if errors.Is(err, audit.ErrCursor) {
-			return usagef("--cursor %q is not a cursor this command printed", *cursor)
+	if f.Cursor != "" {
+		// A bad cursor is the input's mistake: find it before a line is out.
+		if _, err := trail.List(ctx, audit.Filter{Cursor: f.Cursor, Limit: 1}); errors.Is(err, audit.ErrCursor) {
+			return &FieldError{Field: "cursor", Reason: fmt.Sprintf("%q is not a cursor a previous page gave", q.Cursor)}
 		}
+	}
+	return trail.Export(ctx, w, f)
+}
+
+// registerAuditFlags are the filter flags both commands share.
+func registerAuditFlags(fs *flag.FlagSet, q *AuditQuery) {
+	fs.StringVar(&q.User, "user", "", "events about or by this user: an email, or a user id (for deleted users)")
+	fs.StringVar(&q.Kind, "kind", "", "one kind, e.g. signin.failed (see the README's audit section)")
+	fs.StringVar(&q.Since, "since", "", "only events this long ago or later (24h, 7d) or since an RFC 3339 time")
+	fs.StringVar(&q.Until, "until", "", "only events before this (a duration ago, or an RFC 3339 time)")
+}
+
+func auditList(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("audit list")
+	var q AuditQuery
+	registerAuditFlags(fs, &q)
+	fs.IntVar(&q.Limit, "limit", audit.DefaultLimit, fmt.Sprintf("events per page, at most %d", audit.MaxLimit))
+	fs.StringVar(&q.Cursor, "cursor", "", "go on from the cursor a previous page printed")
+	asJSON := fs.Bool("json", false, "print JSON: {\"events\": [...], \"next\": cursor}")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if q.Limit < 1 {
+		return &FieldError{Field: "limit", Reason: fmt.Sprintf("must be from 1 to %d", audit.MaxLimit)}
+	}
+	p, err := env.AuditEvents(ctx, q)
+	if err != nil {
 		return err
 	}
 	if *asJSON {
-		if p.Events == nil {
-			p.Events = []audit.Event{}
-		}
-		return writeJSON(out, struct {
-			Events []audit.Event `json:"events"`
-			Next   string        `json:"next,omitempty"`
-		}{p.Events, p.Next})
+		return writeJSON(out, p)
 	}
 	if len(p.Events) == 0 {
 		_, err := fmt.Fprintln(out, "no events")
@@ -161,20 +208,12 @@ func auditList(ctx context.Context, env *Env, args []string, out io.Writer) erro
 
 func auditExport(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("audit export")
-	var af auditFlags
-	af.register(fs)
+	var q AuditQuery
+	registerAuditFlags(fs, &q)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	trail, err := auditTrail(env)
-	if err != nil {
-		return err
-	}
-	f, err := af.filter(ctx, env)
-	if err != nil {
-		return err
-	}
-	return trail.Export(ctx, out, f)
+	return env.ExportAudit(ctx, out, q)
 }
 
 // detailLine is an event's reason and detail on one line, keys sorted;

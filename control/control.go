@@ -74,7 +74,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 
 // Commands is the whole command table, in help order.
 func Commands() []Command {
-	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), mailCommands(), auditCommands())
+	return slices.Concat(userCommands(), mfaCommands(), groupCommands(), appCommands(), keyCommands(), importCommands(), mailCommands(), auditCommands(), adminTokenCommands())
 }
 
 // Find returns the command named by the leading words of args and the
@@ -115,6 +115,9 @@ func Exec(ctx context.Context, env *Env, args []string) (stdout, stderr string, 
 	}
 	var out bytes.Buffer
 	err := cmd.Run(ctx, env, rest, &out)
+	if u, ok := usageOf(err); ok {
+		err = u
+	}
 	var ue *UsageError
 	var hr *helpRequest
 	switch {

@@ -55,22 +55,22 @@ func groupJSON(g *auth.Group, emails map[string]string) GroupJSON {
 
 func groupCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("group create")
-	name := fs.String("name", "", "group name (required)")
-	desc := fs.String("description", "", "description")
-	claims := fs.String("claims", "", "custom claims as a JSON object")
+	var in GroupCreate
+	var claims string
+	fs.StringVar(&in.Name, "name", "", "group name (required)")
+	fs.StringVar(&in.Description, "description", "", "description")
+	fs.StringVar(&claims, "claims", "", "custom claims as a JSON object")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *name == "" {
-		return usagef("--name is required")
-	}
-	g, err := env.Auth.CreateGroup(ctx, *name, *desc, *claims)
+	in.Claims = json.RawMessage(claims)
+	g, err := env.CreateGroup(ctx, in)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, groupJSON(g, nil))
+		return writeJSON(out, g)
 	}
 	_, err = fmt.Fprintf(out, "created group %s\n", g.Name)
 	return err
@@ -88,10 +88,10 @@ func groupUpdate(ctx context.Context, env *Env, args []string, out io.Writer) er
 		return err
 	}
 	if *name == "" {
-		return usagef("--name is required")
+		return required("name")
 	}
 	// Only the flags given change anything.
-	var in auth.GroupUpdate
+	var in GroupUpdate
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "new-name":
@@ -99,32 +99,24 @@ func groupUpdate(ctx context.Context, env *Env, args []string, out io.Writer) er
 		case "description":
 			in.Description = desc
 		case "claims":
-			in.Claims = claims
+			in.Claims = json.RawMessage(*claims)
 		case "require-second-factor":
 			in.RequireSecondFactor = require
 		}
 	})
-	if in == (auth.GroupUpdate{}) {
+	if in.Name == nil && in.Description == nil && in.Claims == nil && in.RequireSecondFactor == nil {
 		return usagef("nothing to change: give --new-name, --description, --claims or --require-second-factor")
 	}
-	res, err := env.Auth.UpdateGroup(ctx, *name, in)
+	res, err := env.UpdateGroup(ctx, *name, in)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		users, err := env.Auth.Users(ctx)
-		if err != nil {
-			return err
-		}
-		emails := make(map[string]string, len(users))
-		for _, u := range users {
-			emails[u.ID] = u.Email
-		}
-		return writeJSON(out, groupJSON(res.Group, emails))
+		return writeJSON(out, res.GroupJSON)
 	}
-	fmt.Fprintf(out, "updated group %s\n", res.Group.Name)
+	fmt.Fprintf(out, "updated group %s\n", res.Name)
 	if in.RequireSecondFactor != nil {
-		if res.Group.RequireSecondFactor {
+		if res.RequireSecondFactor {
 			fmt.Fprintf(out, "its members must sign in with a second factor\n")
 		} else {
 			fmt.Fprintf(out, "it no longer requires a second factor\n")
@@ -142,21 +134,9 @@ func groupList(ctx context.Context, env *Env, args []string, out io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	groups, err := env.Auth.Groups(ctx)
+	js, err := env.ListGroups(ctx)
 	if err != nil {
 		return err
-	}
-	users, err := env.Auth.Users(ctx)
-	if err != nil {
-		return err
-	}
-	emails := make(map[string]string, len(users))
-	for _, u := range users {
-		emails[u.ID] = u.Email
-	}
-	js := make([]GroupJSON, 0, len(groups))
-	for _, g := range groups {
-		js = append(js, groupJSON(g, emails))
 	}
 	if *asJSON {
 		return writeJSON(out, js)
@@ -185,23 +165,17 @@ func groupMembership(add bool) func(context.Context, *Env, []string, io.Writer) 
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		if *group == "" || *email == "" {
-			return usagef("--group and --email are required")
+		if *email == "" {
+			return required("email")
 		}
-		var err error
-		if add {
-			err = env.Auth.AddToGroup(ctx, *group, *email)
-		} else {
-			err = env.Auth.RemoveFromGroup(ctx, *group, *email)
-		}
-		if err != nil {
+		if _, err := env.SetGroupMember(ctx, *group, *email, add); err != nil {
 			return err
 		}
 		verb := "removed %s from %s\n"
 		if add {
 			verb = "added %s to %s\n"
 		}
-		_, err = fmt.Fprintf(out, verb, *email, *group)
+		_, err := fmt.Fprintf(out, verb, *email, *group)
 		return err
 	}
 }
@@ -212,14 +186,11 @@ func groupDelete(ctx context.Context, env *Env, args []string, out io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *name == "" {
-		return usagef("--name is required")
-	}
-	del, err := env.Auth.DeleteGroup(ctx, *name)
+	del, err := env.DeleteGroup(ctx, *name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "deleted group %s\n", del.Group.Name)
+	fmt.Fprintf(out, "deleted group %s\n", del.Name)
 	if len(del.Apps) > 0 {
 		fmt.Fprintf(out, "no longer allowed at: %s\n", strings.Join(del.Apps, ", "))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -59,14 +60,16 @@ func userJSON(u *auth.User, groups []string) UserJSON {
 
 func userCommands() []Command {
 	return []Command{
-		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--password-stdin] [--json]", Run: userCreate},
+		{Name: "user create", Summary: "--email E [--name N] [--username U] [--admin] [--group G]... [--claims JSON] [--password-stdin] [--json]", Run: userCreate},
 		{Name: "user invite", Summary: "--email E [--name N] [--group G]... (mails a single-use link to set a password, valid 7 days; prints it when mail is off; re-inviting voids the old link)", Run: userInvite},
-		{Name: "user list", Summary: "[--json]", Run: userList},
+		{Name: "user list", Summary: "[--search S] [--json]", Run: userList},
+		{Name: "user update", Summary: "--email E [--new-email E] [--name N] [--username U] [--admin[=false]] [--claims JSON] [--json]", Run: userUpdate},
 		{Name: "user set-password", Summary: "--email E --password-stdin", Run: userSetPassword},
 		{Name: "user reset-link", Summary: "--email E (prints a single-use password-reset link, valid 1 hour)", Run: userResetLink},
 		{Name: "user disable", Summary: "--email E", Run: userStatus(auth.StatusDisabled)},
 		{Name: "user enable", Summary: "--email E", Run: userStatus(auth.StatusActive)},
 		{Name: "user delete", Summary: "--email E", Run: userDelete},
+		{Name: "user sessions list", Summary: "--email E [--json]", Run: userSessionsList},
 		{Name: "user sessions revoke", Summary: "--email E (also ends the user's OIDC tokens)", Run: userRevokeSessions},
 		{Name: "user tokens revoke", Summary: "--email E [--app SLUG] (ends the user's OIDC tokens, at one app or all)", Run: userRevokeTokens},
 	}
@@ -74,23 +77,23 @@ func userCommands() []Command {
 
 func userCreate(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("user create")
-	var in auth.NewUser
+	var in UserCreate
 	var groups list
+	var claims string
 	var pwStdin, asJSON bool
 	fs.StringVar(&in.Email, "email", "", "email address (required)")
-	fs.StringVar(&in.DisplayName, "name", "", "display name")
+	fs.StringVar(&in.Name, "name", "", "display name")
 	fs.StringVar(&in.Username, "username", "", "username")
 	fs.BoolVar(&in.Admin, "admin", false, "make an admin")
 	fs.Var(&groups, "group", "group to join (repeatable)")
+	fs.StringVar(&claims, "claims", "", "custom claims as a JSON object")
 	fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
 	fs.BoolVar(&asJSON, "json", false, "print the user as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if in.Email == "" {
-		return usagef("--email is required")
-	}
 	in.Groups = groups
+	in.Claims = json.RawMessage(claims)
 	if pwStdin {
 		p, err := stdinPassword(env)
 		if err != nil {
@@ -98,18 +101,62 @@ func userCreate(ctx context.Context, env *Env, args []string, out io.Writer) err
 		}
 		in.Password = p
 	}
-	u, err := env.Auth.CreateUser(ctx, in)
+	u, err := env.CreateUser(ctx, in)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return writeJSON(out, userJSON(u, normalizedGroups(groups)))
+		return writeJSON(out, u)
 	}
 	status := ""
 	if u.Status == auth.StatusPendingInvitation {
 		status = " (no password yet: set one with `clinch user set-password`, or send an invitation with `clinch user invite`)"
 	}
 	_, err = fmt.Fprintf(out, "created user %s%s\n", u.Email, status)
+	return err
+}
+
+func userUpdate(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user update")
+	email := fs.String("email", "", "the user (required)")
+	newEmail := fs.String("new-email", "", "change the email address")
+	name := fs.String("name", "", "display name")
+	username := fs.String("username", "", "username ('' removes it)")
+	admin := fs.Bool("admin", false, "make an admin (=false takes it away; the last active admin keeps it)")
+	claims := fs.String("claims", "", "custom claims as a JSON object ('{}' clears)")
+	asJSON := fs.Bool("json", false, "print the user as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var in UserUpdate
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "new-email":
+			in.Email = newEmail
+		case "name":
+			in.Name = name
+		case "username":
+			in.Username = username
+		case "admin":
+			in.Admin = admin
+		case "claims":
+			in.Claims = json.RawMessage(*claims)
+		}
+	})
+	if *email == "" {
+		return required("email")
+	}
+	if in.Email == nil && in.Name == nil && in.Username == nil && in.Admin == nil && in.Claims == nil {
+		return usagef("nothing to change: give --new-email, --name, --username, --admin or --claims")
+	}
+	u, err := env.UpdateUser(ctx, *email, in)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, u)
+	}
+	_, err = fmt.Fprintf(out, "updated user %s\n", u.Email)
 	return err
 }
 
@@ -126,34 +173,25 @@ func normalizedGroups(gs []string) []string {
 func userList(ctx context.Context, env *Env, args []string, out io.Writer) error {
 	fs := newFlags("user list")
 	asJSON := fs.Bool("json", false, "print JSON")
+	search := fs.String("search", "", "only users whose email, username or name contains this")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	users, err := env.Auth.Users(ctx)
+	page, err := env.ListUsers(ctx, UserQuery{Search: *search, All: true})
 	if err != nil {
 		return err
-	}
-	groups, err := env.Auth.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	member := map[string][]string{}
-	for _, g := range groups {
-		for _, id := range g.Members {
-			member[id] = append(member[id], g.Name)
-		}
 	}
 	if *asJSON {
-		js := make([]UserJSON, 0, len(users))
-		for _, u := range users {
-			js = append(js, userJSON(u, member[u.ID]))
-		}
-		return writeJSON(out, js)
+		return writeJSON(out, page.Users)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EMAIL\tUSERNAME\tNAME\tADMIN\tSTATUS\tGROUPS\tLAST SIGN-IN")
-	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%v\t%s\n", u.Email, dash(u.Username), dash(u.DisplayName), u.Admin, u.Status, member[u.ID], ts(u.LastSignInAt))
+	for _, u := range page.Users {
+		last := "-"
+		if u.LastSignInAt != nil {
+			last = ts(*u.LastSignInAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%v\t%s\n", u.Email, dash(u.Username), dash(u.DisplayName), u.Admin, u.Status, u.Groups, last)
 	}
 	return tw.Flush()
 }
@@ -206,7 +244,7 @@ func userStatus(st auth.Status) func(context.Context, *Env, []string, io.Writer)
 		if err != nil {
 			return err
 		}
-		u, err := env.Auth.SetStatus(ctx, email, st)
+		u, err := env.SetUserEnabled(ctx, email, st == auth.StatusActive)
 		if err != nil {
 			return err
 		}
@@ -220,7 +258,7 @@ func userDelete(ctx context.Context, env *Env, args []string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := env.Auth.DeleteUser(ctx, email); err != nil {
+	if email, err = env.DeleteUser(ctx, email); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(out, "deleted user %s\n", email)
@@ -232,12 +270,34 @@ func userRevokeSessions(ctx context.Context, env *Env, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
-	n, err := env.Auth.RevokeSessions(ctx, email)
+	r, err := env.RevokeUserSessions(ctx, email)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "signed out %d session(s) of %s\n", n, email)
+	_, err = fmt.Fprintf(out, "signed out %d session(s) of %s\n", r.Sessions, r.Email)
 	return err
+}
+
+func userSessionsList(ctx context.Context, env *Env, args []string, out io.Writer) error {
+	fs := newFlags("user sessions list")
+	email := fs.String("email", "", "the user (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ss, err := env.UserSessions(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, ss)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tDEVICE\tIP\tACR\tCREATED\tLAST ACTIVE")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, dash(s.Device), dash(s.IP), s.ACR, ts(s.CreatedAt), ts(s.LastActiveAt))
+	}
+	return tw.Flush()
 }
 
 func userRevokeTokens(ctx context.Context, env *Env, args []string, out io.Writer) error {

@@ -59,6 +59,12 @@ const (
 	PrefixAuditByUser     Prefix = "idx/audit/user/"    // user id/event id → nothing, TTL of the retention
 )
 
+// The admin API's tokens, in a block of their own.
+const (
+	PrefixAdminToken       Prefix = "admintoken/"          // HMAC(admin API token) → auth.AdminToken (TTL when it expires)
+	PrefixAdminTokenByName Prefix = "idx/admintoken/name/" // token name → HMAC
+)
+
 // Key joins a prefix and an id into a key.
 func (p Prefix) Key(id string) []byte {
 	b := make([]byte, 0, len(p)+len(id))
