@@ -234,7 +234,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	pages, err = ui.New(ui.Config{
 		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks, Grants: adminGrants{a.grants}, Audit: a.audit,
-		ConnectedApps:  connectedApps{auth: a.auth, grants: a.grants},
+		ConnectedApps: connectedApps{auth: a.auth, grants: a.grants}, MailStatus: box.Status,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		ClaimsPreview: provider.PreviewClaims, HeadersPreview: forward.PreviewHeaders,
 		Pending: func(r *http.Request, id string) (*ui.Continuation, bool) {

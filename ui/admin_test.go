@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/mail/outbox"
 )
 
 // adminEnv is a store with an admin (ada) and a person who is not one
@@ -28,7 +29,13 @@ type adminEnv struct {
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
-	e := newEnv(t)
+	return newAdminEnvWith(t, nil)
+}
+
+// newAdminEnvWith is newAdminEnv with the Config changed first.
+func newAdminEnvWith(t *testing.T, change func(*Config)) *adminEnv {
+	t.Helper()
+	e := newEnvWith(t, change)
 	ctx := context.Background()
 	ada, err := e.auth.CreateUser(ctx, auth.NewUser{Email: "ada@example.com", Username: "ada", DisplayName: "Ada Admin", Password: "ada-password", Admin: true})
 	if err != nil {
@@ -109,6 +116,39 @@ func TestAdmin_DashboardWarnings(t *testing.T) {
 		if !strings.Contains(r.body, s) {
 			t.Errorf("dashboard lacks %q:\n%s", s, r.body)
 		}
+	}
+}
+
+// Mail that was given up, or that waits behind a failing server, is on
+// the dashboard with the server's reason; a healthy queue says nothing.
+func TestAdmin_DashboardShowsFailedMail(t *testing.T) {
+	failed := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		st   outbox.Status
+		want string // "" when no warning is expected
+	}{
+		{"healthy", outbox.Status{Sent: 4}, ""},
+		{"given up", outbox.Status{Sent: 1, Failed: 2, LastFailure: failed, LastError: "550 relay denied"},
+			"2 mail(s) could not be delivered and were given up since Clinch started. The last attempt failed at 23 Nov 2026, 09:30 UTC: 550 relay denied."},
+		{"retrying", outbox.Status{Queued: 3, LastFailure: failed, LastError: "dial tcp: connection refused"},
+			"3 mail(s) are waiting to be sent. The last attempt failed at 23 Nov 2026, 09:30 UTC: dial tcp: connection refused. Clinch keeps retrying."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAdminEnvWith(t, func(c *Config) {
+				c.MailStatus = func(context.Context) (outbox.Status, error) { return tc.st, nil }
+			})
+			body := html.UnescapeString(a.admin.get("/admin").body)
+			if tc.want == "" {
+				if strings.Contains(body, "mail(s)") {
+					t.Errorf("a healthy queue warns:\n%s", body)
+				}
+				return
+			}
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("dashboard lacks %q:\n%s", tc.want, body)
+			}
+		})
 	}
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	// ConnectedApps lists and revokes the OIDC apps a user let in, for
 	// the account page; nil: it shows none.
 	ConnectedApps ConnectedApps
+	// MailStatus tells the admin dashboard about mail that did not go
+	// out; nil: it says nothing about the queue.
+	MailStatus MailStatusFunc
 
 	// ClaimsPreview gives the claims an OIDC app's ID token and userinfo
 	// would carry for a user (every scope), for the admin's preview. Nil:
@@ -137,6 +140,7 @@ type Handler struct {
 	headersPreview func(*auth.App, *auth.User, []*auth.Group) http.Header
 	grants         Grants
 	audit          AuditLog
+	mailStatus     MailStatusFunc
 	// sending counts the reset requests whose mail is still being made
 	// or sent after the answer.
 	sending sync.WaitGroup
@@ -168,7 +172,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
 		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants, audit: cfg.Audit,
-		connected:     cfg.ConnectedApps,
+		connected: cfg.ConnectedApps, mailStatus: cfg.MailStatus,
 		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
