@@ -55,6 +55,7 @@ const (
 	PrefixMagicLink       Prefix = "magic/"             // HMAC(sign-in link token) → sign-in link, TTL
 	PrefixAudit           Prefix = "audit/"             // event id (time-ordered) → audit.Event, TTL of the retention
 	PrefixAuditByUser     Prefix = "idx/audit/user/"    // user id/event id → nothing, TTL of the retention
+	PrefixAuditByKind     Prefix = "idx/audit/kind/"    // kind/event id → nothing, TTL of the retention
 )
 
 // Key joins a prefix and an id into a key.
