@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
 	"github.com/clinchsso/clinch/kv/kvtest"
@@ -29,6 +30,8 @@ type env struct {
 	auth    *auth.Service
 	store   *kv.Store
 	metrics *metrics.Metrics
+	// audit is the trail the service records into.
+	audit *audit.Log
 
 	mu  sync.Mutex
 	now time.Time // the service's clock: still unless a test moves it
@@ -70,7 +73,10 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	t.Cleanup(srv.Close)
 	// A fixed clock keeps every rate-limit window the same during a test.
 	e := &env{t: t, store: store, metrics: metrics.New(), now: time.Now(), srv: srv}
-	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock}
+	if e.audit, err = audit.New(audit.Config{Store: store, Now: e.clock}); err != nil {
+		t.Fatal(err)
+	}
+	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock, Audit: e.audit}
 	if passkeys {
 		ac.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origin: srv.URL}
 	}
