@@ -272,3 +272,36 @@ func TestAudit_PasskeyEvents(t *testing.T) {
 		t.Errorf("passkey not named: %+v / %+v", es[0], es[3])
 	}
 }
+
+func TestAudit_RevokeSessionButNotSignOut(t *testing.T) {
+	ctx := context.Background()
+	s, l := auditedService(t)
+	u, err := s.CreateUser(ctx, auth.NewUser{Email: "eve@example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, _, err := s.StartSession(ctx, u, "203.0.113.5", "phone", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop, _, err := s.StartSession(ctx, u, "203.0.113.6", "laptop", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndSession(ctx, laptop.ID, u.ID); err != nil { // signing out
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, phone.ID, "someone-else"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("revoking another's session: %v", err)
+	}
+	if err := s.RevokeSession(ctx, phone.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	es := events(t, l, audit.Filter{Kind: audit.SessionRevoked})
+	if len(es) != 1 || es[0].Subject != u.ID || es[0].Detail["session_ip"] != "203.0.113.5" {
+		t.Errorf("revocations recorded: %+v; want the phone's only", es)
+	}
+	if _, err := s.SessionByID(ctx, phone.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("revoked session still live: %v", err)
+	}
+}
