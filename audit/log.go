@@ -85,15 +85,13 @@ func (l *Log) Retention() time.Duration { return l.retention }
 // (until the year 9999).
 const idTime = "20060102T150405.000000000Z"
 
-var idSuffix = base32.StdEncoding.WithPadding(base32.NoPadding)
-
 // newID is the time, then a sequence number so that events recorded in one
 // nanosecond keep their order, then random characters so that two
 // processes (a test's two Logs on one store) never collide.
 func (l *Log) newID(t time.Time) string {
 	var b [5]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	return fmt.Sprintf("%s-%08x%s", t.UTC().Format(idTime), l.seq.Add(1), idSuffix.EncodeToString(b[:]))
+	return fmt.Sprintf("%s-%08x%s", t.UTC().Format(idTime), l.seq.Add(1), base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // Record stores e with the Log's retention as its TTL. It sets ID and, when
