@@ -268,7 +268,7 @@ func TestAudit_PasskeyEvents(t *testing.T) {
 	if es[2].IP != "10.7.0.1" || !strings.Contains(es[2].Detail["amr"], "hwk") || es[2].Detail["acr"] != "2" {
 		t.Errorf("passkey sign-in recorded as %+v", es[2])
 	}
-	if es[0].Detail["passkey"] != p.ID || es[3].Detail["passkey"] != p.ID {
+	if es[0].Detail["passkey"] != p.ID || es[3].Detail["passkey"] != p.ID || es[0].Email != "ann@example.com" {
 		t.Errorf("passkey not named: %+v / %+v", es[0], es[3])
 	}
 }
