@@ -305,3 +305,16 @@ func TestAudit_RevokeSessionButNotSignOut(t *testing.T) {
 		t.Errorf("revoked session still live: %v", err)
 	}
 }
+
+func TestAudit_WrongPasswordWhileSignedIn(t *testing.T) {
+	ctx := context.Background()
+	f := newPasskeyFixture(t)
+	if _, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, "not her password", "10.8.0.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	es := events(t, f.audit, audit.Filter{Kind: audit.SignInFailed})
+	if len(es) != 1 || es[0].Subject != f.ann.ID || es[0].Reason != "wrong password (confirming a change while signed in)" {
+		t.Errorf("recorded %+v; want ann's wrong password while signed in", es)
+	}
+	noSecrets(t, es, "not her password")
+}

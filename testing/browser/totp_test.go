@@ -223,6 +223,7 @@ func TestTOTPSetUpAndSignIn(t *testing.T) {
 			}
 		}
 		want := []string{
+			"signin.failed wrong password (confirming a change while signed in)", // "not my password" at the set-up
 			"mfa.added",
 			"signin.failed second-factor code already used", // the replayed app code
 			"mfa.backup_code.used",
