@@ -96,7 +96,8 @@ type Event struct {
 	ID   string    `json:"id"`
 	Time time.Time `json:"time"`
 	Kind Kind      `json:"kind"`
-	// Actor is who did it: a user id, ActorCLI, APIActor(name), or "" for
+	// Actor is who did it: a user id, ActorCLI, APIActor(name),
+	// "client:<slug>" for an OIDC client (revoking its token), or "" for
 	// someone not signed in (a failed sign-in, a reset request).
 	Actor string `json:"actor,omitempty"`
 	// Subject is the id of the user the event is about, and Email their

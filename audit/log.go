@@ -85,15 +85,13 @@ func (l *Log) Retention() time.Duration { return l.retention }
 // (until the year 9999).
 const idTime = "20060102T150405.000000000Z"
 
-var idSuffix = base32.StdEncoding.WithPadding(base32.NoPadding)
-
 // newID is the time, then a sequence number so that events recorded in one
 // nanosecond keep their order, then random characters so that two
 // processes (a test's two Logs on one store) never collide.
 func (l *Log) newID(t time.Time) string {
 	var b [5]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	return fmt.Sprintf("%s-%08x%s", t.UTC().Format(idTime), l.seq.Add(1), idSuffix.EncodeToString(b[:]))
+	return fmt.Sprintf("%s-%08x%s", t.UTC().Format(idTime), l.seq.Add(1), base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // Record stores e with the Log's retention as its TTL. It sets ID and, when
@@ -129,7 +127,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 				return err
 			}
 		}
-		return nil
+		return t.Set(kv.PrefixAuditByKind.Key(string(e.Kind)+"/"+e.ID), nil, l.retention)
 	})
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Kind, err)
@@ -176,9 +174,10 @@ type Page struct {
 }
 
 // List returns a page of the events the filter selects, newest first. It
-// walks the store's keys backwards from the cursor (or Until), so a page
-// costs what it returns plus the events the filter skips, never a scan
-// of the whole trail.
+// walks keys backwards from the cursor (or Until): the user's index when
+// User is set, else the kind's when Kind is, else the events themselves.
+// A page costs what it returns (plus, with both User and Kind, the user's
+// events of other kinds), never a scan of the whole trail.
 func (l *Log) List(ctx context.Context, f Filter) (Page, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -225,8 +224,14 @@ func (l *Log) walk(t *kv.Txn, f Filter, limit int) ([]Event, bool, error) {
 		since = f.Since.UTC().Format(idTime)
 	}
 	prefix := []byte(kv.PrefixAudit)
-	if f.User != "" {
+	indexed := true
+	switch {
+	case f.User != "":
 		prefix = kv.PrefixAuditByUser.Key(f.User + "/")
+	case f.Kind != "":
+		prefix = kv.PrefixAuditByKind.Key(string(f.Kind) + "/")
+	default:
+		indexed = false
 	}
 	var from []byte
 	if start != "" {
@@ -242,8 +247,8 @@ func (l *Log) walk(t *kv.Txn, f Filter, limit int) ([]Event, bool, error) {
 		if since != "" && id < since {
 			return kv.ErrStop
 		}
-		if f.User != "" {
-			// The index holds no value: read the event. Both were
+		if indexed {
+			// An index holds no value: read the event. Both were
 			// written with one TTL, but the index may outlive it by a
 			// second.
 			v, err := t.Get(kv.PrefixAudit.Key(id))

@@ -71,6 +71,8 @@ func TestList_NewestFirstWithFilters(t *testing.T) {
 	}{
 		{"all", audit.Filter{}, []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}},
 		{"kind", audit.Filter{Kind: audit.SignInFailed}, []string{"9", "7", "5", "3", "1"}},
+		{"kind that prefixes another", audit.Filter{Kind: audit.SignIn}, []string{"8", "6", "4", "2", "0"}},
+		{"kind and since", audit.Filter{Kind: audit.SignIn, Since: t0.Add(5 * time.Minute)}, []string{"8", "6"}},
 		{"user", audit.Filter{User: "u1"}, []string{"8", "6", "4", "2", "0"}},
 		{"user and kind that never match", audit.Filter{User: "u1", Kind: audit.SignInFailed}, nil},
 		{"unknown user", audit.Filter{User: "u"}, nil}, // "u" is a prefix of u1 and u2: must not match them
@@ -236,7 +238,7 @@ func TestRecord_KeptForTheRetention(t *testing.T) {
 			}
 			// Badger expires by the wall clock; the test reads the expiry
 			// written, so it needs no waiting.
-			for _, key := range [][]byte{kv.PrefixAudit.Key(p.Events[0].ID), kv.PrefixAuditByUser.Key("u1/" + p.Events[0].ID)} {
+			for _, key := range [][]byte{kv.PrefixAudit.Key(p.Events[0].ID), kv.PrefixAuditByUser.Key("u1/" + p.Events[0].ID), kv.PrefixAuditByKind.Key("signin/" + p.Events[0].ID)} {
 				var exp time.Time
 				if err := st.View(context.Background(), func(tx *kv.Txn) error {
 					var err error

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
+	"github.com/clinchsso/clinch/auth/passkeytest"
 	"github.com/clinchsso/clinch/kv/kvtest"
 )
 
@@ -230,4 +231,90 @@ func toStrings(ks []audit.Kind) []string {
 		out[i] = string(k)
 	}
 	return out
+}
+
+func TestAudit_PasskeyEvents(t *testing.T) {
+	ctx := context.Background()
+	f := newPasskeyFixture(t)
+	p := f.mustRegister(t)
+	ch := f.begin(t)
+	if _, err := f.signIn(ch, answer(t, f.key, ch, passkeytest.Answer{}), "10.7.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	stranger := &passkeytest.Authenticator{Origin: pkOrigin}
+	if _, err := stranger.NewKey(pkRPID); err != nil {
+		t.Fatal(err)
+	}
+	ch = f.begin(t)
+	// ann's credential id, signed by another key.
+	if _, err := f.signIn(ch, answer(t, stranger, ch, passkeytest.Answer{CredentialID: f.key.Keys()[0].ID, UserHandle: []byte(f.ann.ID)}), "10.7.0.2"); !errors.Is(err, auth.ErrPasskeyRefused) {
+		t.Fatalf("wrong signature: %v", err)
+	}
+	if err := f.svc.DeletePasskey(ctx, f.ann.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	es := auditEvents(t, f.audit, audit.Filter{User: f.ann.ID})
+	var got []string
+	for _, e := range es {
+		got = append(got, string(e.Kind))
+	}
+	// The fixture made ann and signed her in with her password first.
+	if strings.Join(got, " ") != "passkey.removed signin.failed signin passkey.added signin user.created" {
+		t.Fatalf("kinds %v", got)
+	}
+	if es[1].IP != "10.7.0.2" || !strings.HasPrefix(es[1].Reason, "passkey: ") {
+		t.Errorf("refusal recorded as %+v", es[1])
+	}
+	if es[2].IP != "10.7.0.1" || !strings.Contains(es[2].Detail["amr"], "hwk") || es[2].Detail["acr"] != "2" {
+		t.Errorf("passkey sign-in recorded as %+v", es[2])
+	}
+	if es[0].Detail["passkey"] != p.ID || es[3].Detail["passkey"] != p.ID || es[0].Email != "ann@example.com" {
+		t.Errorf("passkey not named: %+v / %+v", es[0], es[3])
+	}
+}
+
+func TestAudit_RevokeSessionButNotSignOut(t *testing.T) {
+	ctx := context.Background()
+	s, l := auditedService(t)
+	u, err := s.CreateUser(ctx, auth.NewUser{Email: "eve@example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, _, err := s.StartSession(ctx, u, "203.0.113.5", "phone", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop, _, err := s.StartSession(ctx, u, "203.0.113.6", "laptop", false, "1", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndSession(ctx, laptop.ID, u.ID); err != nil { // signing out
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, phone.ID, "someone-else"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("revoking another's session: %v", err)
+	}
+	if err := s.RevokeSession(ctx, phone.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	es := auditEvents(t, l, audit.Filter{Kind: audit.SessionRevoked})
+	if len(es) != 1 || es[0].Subject != u.ID || es[0].Detail["session_ip"] != "203.0.113.5" {
+		t.Errorf("revocations recorded: %+v; want the phone's only", es)
+	}
+	if _, err := s.SessionByID(ctx, phone.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("revoked session still live: %v", err)
+	}
+}
+
+func TestAudit_WrongPasswordWhileSignedIn(t *testing.T) {
+	ctx := context.Background()
+	f := newPasskeyFixture(t)
+	if _, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, "not her password", "10.8.0.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	es := auditEvents(t, f.audit, audit.Filter{Kind: audit.SignInFailed})
+	if len(es) != 1 || es[0].Subject != f.ann.ID || es[0].Reason != "wrong password (confirming a change while signed in)" {
+		t.Errorf("recorded %+v; want ann's wrong password while signed in", es)
+	}
+	noSecrets(t, es, "not her password")
 }

@@ -24,7 +24,7 @@ import (
 // returns the user and the ids of the sessions it ended.
 func (s *Service) SetRequireSecondFactor(ctx context.Context, email string, required bool) (*User, []string, error) {
 	var ended []string
-	u, err := s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
 		u.RequireSecondFactor = required
 		var err error
 		ended, err = s.endIfLacking(t, u.ID, required)
@@ -58,7 +58,7 @@ func (s *Service) endIfLacking(t *kv.Txn, userID string, required bool) ([]strin
 // ResetSecondFactors, which also signs them out so they set up a new one
 // at their next sign-in. ErrNoTOTP when there is none.
 func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
-	u, err := s.updateUser(ctx, audit.SecondFactorRemoved, email, func(t *kv.Txn, u *User) error {
+	u, err := s.updateUserAs(ctx, audit.SecondFactorRemoved, email, func(t *kv.Txn, u *User) error {
 		f, err := s.factorsIn(t, u.ID)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, email string) (*User, error) {
 // person who lost their phone. It returns how many sessions ended.
 func (s *Service) ResetSecondFactors(ctx context.Context, email string) (*User, int, error) {
 	var n int
-	u, err := s.updateUserEnding(ctx, audit.SecondFactorReset, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEndingAs(ctx, audit.SecondFactorReset, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if err := s.putFactors(t, &secondFactors{UserID: u.ID}); err != nil {
 			return nil, err
 		}

@@ -163,14 +163,27 @@ func (s *Service) checkPassword(ctx context.Context, userID, password string) er
 	}
 	subject := accountSubject(u, "")
 	if err := s.reserveAttempt(ctx, subject, s.now()); err != nil {
+		if errors.Is(err, ErrRateLimited) {
+			s.confirmFailed(ctx, u, "rate limited: too many failures for this account")
+		}
 		return err
 	}
 	if len(u.PasswordHash) == 0 || len(password) > MaxPasswordLen ||
 		comparePassword(u.PasswordHash, password) != nil {
+		s.confirmFailed(ctx, u, "wrong password")
 		return ErrInvalidCredentials
 	}
 	if err := s.clearAttempts(ctx, subject); err != nil {
 		s.log.Warn("auth: failed sign-ins not cleared after a success", "user_id", u.ID, "err", err)
 	}
 	return nil
+}
+
+// confirmFailed records a refused password confirmation of a signed-in
+// session as a failed sign-in: whoever holds a stolen session cookie and
+// guesses the password here is as worth seeing as at the sign-in page.
+func (s *Service) confirmFailed(ctx context.Context, u *User, reason string) {
+	e := userEvent(audit.SignInFailed, u)
+	e.Reason = reason + " (confirming a change while signed in)"
+	s.Audit(ctx, e)
 }

@@ -129,7 +129,7 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 // one, so nobody learns that an id exists. The last second factor of a
 // user who must have one is not deleted (ErrSecondFactorRequired).
 func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
-	var name string
+	var name, email string
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		p, err := s.ownPasskey(t, userID, id)
 		if err != nil {
@@ -138,12 +138,15 @@ func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
 		if err := s.keepsSecondFactor(t, userID, id); err != nil {
 			return err
 		}
+		if u, err := s.users.Get(t, userID); err == nil {
+			email = u.Email
+		}
 		name = p.Name
 		return s.deletePasskey(t, p)
 	})
 	if err == nil {
 		s.announce(ctx, EventPasskeyRemoved, userID, nil, name)
-		s.Audit(ctx, audit.Event{Kind: audit.PasskeyRemoved, Subject: userID, Detail: map[string]string{"passkey": id, "name": name}})
+		s.Audit(ctx, audit.Event{Kind: audit.PasskeyRemoved, Subject: userID, Email: email, Detail: map[string]string{"passkey": id, "name": name}})
 	}
 	return err
 }

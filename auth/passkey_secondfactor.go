@@ -101,6 +101,12 @@ type PasskeySecondFactor struct {
 // unknown, used or expired ceremony ErrPasskeyCeremony; ErrNoSignIn when
 // the pending sign-in is gone or its user can no longer sign in.
 func (s *Service) SignInSecondFactorPasskey(ctx context.Context, in PasskeySecondFactor) (*SignInResult, error) {
+	res, err := s.signInSecondFactorPasskey(ctx, in)
+	s.auditPasskeyRefusal(ctx, err, in.IP)
+	return res, err
+}
+
+func (s *Service) signInSecondFactorPasskey(ctx context.Context, in PasskeySecondFactor) (*SignInResult, error) {
 	if s.rp == nil {
 		return nil, ErrPasskeysOff
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/kv"
 )
 
@@ -84,6 +85,21 @@ type PasskeySignIn struct {
 // sign-ins, and against the account the credential belongs to (or the
 // credential id itself when it is nobody's).
 func (s *Service) SignInWithPasskey(ctx context.Context, in PasskeySignIn) (*SignInResult, error) {
+	res, err := s.signInWithPasskey(ctx, in)
+	s.auditPasskeyRefusal(ctx, err, in.IP)
+	return res, err
+}
+
+// auditPasskeyRefusal records a refused passkey as a failed sign-in, naming
+// the passkey's owner when the credential is registered.
+func (s *Service) auditPasskeyRefusal(ctx context.Context, err error, ip string) {
+	var pe *PasskeyError
+	if errors.As(err, &pe) {
+		s.Audit(ctx, audit.Event{Kind: audit.SignInFailed, Subject: pe.UserID, IP: ip, Reason: "passkey: " + pe.Reason})
+	}
+}
+
+func (s *Service) signInWithPasskey(ctx context.Context, in PasskeySignIn) (*SignInResult, error) {
 	if s.rp == nil {
 		return nil, ErrPasskeysOff
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/auth/passkeytest"
 	"github.com/clinchsso/clinch/kv"
@@ -40,6 +41,8 @@ type passkeyFixture struct {
 	ann     *auth.User
 	annSess *auth.Session
 	key     *passkeytest.Authenticator
+	// audit is the trail the service records into.
+	audit *audit.Log
 }
 
 type syncBuffer struct {
@@ -62,8 +65,11 @@ func newPasskeyFixture(t *testing.T) *passkeyFixture {
 		t.Fatal(err)
 	}
 	f := &passkeyFixture{store: kvtest.Open(t), log: &syncBuffer{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	if f.audit, err = audit.New(audit.Config{Store: f.store, Now: f.clock}); err != nil {
+		t.Fatal(err)
+	}
 	f.svc, err = auth.New(auth.Config{
-		Store: f.store, Secrets: sec, BcryptCost: 4, Now: f.clock,
+		Store: f.store, Secrets: sec, BcryptCost: 4, Now: f.clock, Audit: f.audit,
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 		Passkeys: auth.PasskeyConfig{RPID: pkRPID, Origin: pkOrigin},
 	})

@@ -391,16 +391,26 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 }
 
 // updateUser applies fn to the user with the email in one transaction,
-// and records the change as an event of the kind with the user before and
-// after.
-func (s *Service) updateUser(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
-	return s.updateUserEnding(ctx, kind, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
+// and records it as user.updated with the user before and after.
+func (s *Service) updateUser(ctx context.Context, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	return s.updateUserAs(ctx, audit.UserUpdated, email, fn)
+}
+
+// updateUserAs is updateUser recording an event of another kind.
+func (s *Service) updateUserAs(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) error) (*User, error) {
+	return s.updateUserEndingAs(ctx, kind, email, func(t *kv.Txn, u *User) ([]string, error) { return nil, fn(t, u) })
 }
 
 // updateUserEnding is updateUser for changes that may end the user's
 // sessions: fn returns the ids it ended, which go out with the change (and
 // in the event's detail as a count).
-func (s *Service) updateUserEnding(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
+func (s *Service) updateUserEnding(ctx context.Context, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
+	return s.updateUserEndingAs(ctx, audit.UserUpdated, email, fn)
+}
+
+// updateUserEndingAs is updateUserEnding recording an event of another
+// kind.
+func (s *Service) updateUserEndingAs(ctx context.Context, kind audit.Kind, email string, fn func(t *kv.Txn, u *User) ([]string, error)) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -441,7 +451,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 		return nil, err
 	}
 	wasActive := false
-	u, err := s.updateUserEnding(ctx, audit.PasswordChanged, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEndingAs(ctx, audit.PasswordChanged, email, func(t *kv.Txn, u *User) ([]string, error) {
 		wasActive = u.Status == StatusActive
 		u.PasswordHash = h
 		u.PasswordVersion++
@@ -460,7 +470,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) (*Use
 // SetStatus enables or disables a user. Disabling ends their sessions and
 // refuses the last active admin.
 func (s *Service) SetStatus(ctx context.Context, email string, st Status) (*User, error) {
-	return s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
+	return s.updateUserEnding(ctx, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if st == StatusDisabled && u.Admin && u.Status == StatusActive {
 			if err := s.ensureOtherAdmin(t, u.ID); err != nil {
 				return nil, err
@@ -480,7 +490,7 @@ func (s *Service) SetUserClaims(ctx context.Context, email, claims string) (*Use
 	if err != nil {
 		return nil, err
 	}
-	return s.updateUser(ctx, audit.UserUpdated, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
+	return s.updateUser(ctx, email, func(_ *kv.Txn, u *User) error { u.Claims = c; return nil })
 }
 
 func (s *Service) ensureOtherAdmin(t *kv.Txn, exceptID string) error {

@@ -176,7 +176,13 @@ func sortNewest(ss []*Session) {
 // EndSession deletes one session. userID, when set, must own it, so a user
 // can only sign out their own devices.
 func (s *Service) EndSession(ctx context.Context, id, userID string) error {
-	var owner string
+	_, err := s.endSession(ctx, id, userID)
+	return err
+}
+
+// endSession is EndSession, returning the session it ended.
+func (s *Service) endSession(ctx context.Context, id, userID string) (*Session, error) {
+	var ended *Session
 	err := s.store.Update(ctx, func(t *kv.Txn) error {
 		sess, err := s.sessions.Get(t, id)
 		if err != nil {
@@ -185,13 +191,27 @@ func (s *Service) EndSession(ctx context.Context, id, userID string) error {
 		if userID != "" && sess.UserID != userID {
 			return mapKV(kv.ErrNotFound, "session")
 		}
-		owner = sess.UserID
+		ended = sess
 		return s.deleteSession(t, sess)
 	})
 	if err != nil {
+		return nil, err
+	}
+	s.Notify(Change{Kind: ChangeSession, SessionID: id, UserID: ended.UserID, EndedSessions: []string{id}})
+	return ended, nil
+}
+
+// RevokeSession is EndSession for a session ended on purpose from a list
+// of sessions (the owner's "sign out" beside one device, or an admin's),
+// not a plain sign-out: it is recorded in the audit trail, with the
+// device and address the session had.
+func (s *Service) RevokeSession(ctx context.Context, id, userID string) error {
+	sess, err := s.endSession(ctx, id, userID)
+	if err != nil {
 		return err
 	}
-	s.Notify(Change{Kind: ChangeSession, SessionID: id, UserID: owner, EndedSessions: []string{id}})
+	s.Audit(ctx, audit.Event{Kind: audit.SessionRevoked, Subject: sess.UserID,
+		Detail: map[string]string{"session_ip": sess.IP, "session_device": sess.Device}})
 	return nil
 }
 

@@ -175,7 +175,7 @@ func (s *Service) UpdateUser(ctx context.Context, email string, in UserUpdate) (
 	}
 	var joined, left []string
 	oldEmail := ""
-	u, err := s.updateUserEnding(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
+	u, err := s.updateUserEndingAs(ctx, audit.UserUpdated, email, func(t *kv.Txn, u *User) ([]string, error) {
 		if in.Email != nil && newEmail != u.Email {
 			if _, err := s.users.GetBy(t, kv.PrefixUserByEmail, newEmail); err == nil {
 				return nil, fmt.Errorf("user with email %s: %w", newEmail, ErrConflict)

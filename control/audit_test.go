@@ -69,6 +69,15 @@ func TestAuditCommands_CLIChangeRecordsBeforeAndAfter(t *testing.T) {
 	if before.Status != "pending_invitation" || after.Status != "disabled" {
 		t.Errorf("status %q → %q, want pending_invitation → disabled", before.Status, after.Status)
 	}
+	// An access rule is a change of its app, with the rules before and
+	// after.
+	mustRun(t, env, "app create --type forward_auth --name Wiki --domain wiki.example.com")
+	mustRun(t, env, "app rule add --slug wiki --path /api/ --policy bypass")
+	es = exportLines(t, mustRun(t, env, "audit export --kind app.updated"))
+	if len(es) != 1 || es[0].App != "wiki" || es[0].Actor != audit.ActorCLI ||
+		strings.Contains(string(es[0].Before), `"rules"`) || !strings.Contains(string(es[0].After), `"path":"/api"`) || !strings.Contains(string(es[0].After), `"policy":"bypass"`) {
+		t.Errorf("rule add recorded as %+v\nbefore %s\nafter %s", es, es[0].Before, es[0].After)
+	}
 }
 
 func TestAuditCommands_ListFiltersAndPages(t *testing.T) {

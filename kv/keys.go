@@ -57,6 +57,7 @@ const (
 	PrefixEmailChange     Prefix = "emailchange/"       // HMAC(confirmation token) → pending email change, TTL
 	PrefixAudit           Prefix = "audit/"             // event id (time-ordered) → audit.Event, TTL of the retention
 	PrefixAuditByUser     Prefix = "idx/audit/user/"    // user id/event id → nothing, TTL of the retention
+	PrefixAuditByKind     Prefix = "idx/audit/kind/"    // kind/event id → nothing, TTL of the retention
 )
 
 // The admin API's tokens, in a block of their own.

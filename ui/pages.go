@@ -165,7 +165,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	// EndSession with the owner's id refuses anybody else's session as
 	// not found, so a user cannot even learn that a session id exists.
-	err := h.auth.EndSession(r.Context(), id, u.ID)
+	err := h.auth.RevokeSession(asUser(r, u), id, u.ID)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		h.RenderError(w, r, http.StatusNotFound, "Session not found", "That session has already ended or is not yours.")

@@ -184,7 +184,7 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	err := h.auth.DeletePasskey(r.Context(), u.ID, id)
+	err := h.auth.DeletePasskey(asUser(r, u), u.ID, id)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		h.passkeyNotFound(w, r)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clinchsso/clinch/audit"
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/auth/passkeytest"
 	"github.com/clinchsso/clinch/web"
@@ -145,6 +146,11 @@ func TestPasskeys_AddListSignInRenameDelete(t *testing.T) {
 	want(t, c.post("/account/passkeys/"+ids[0]+"/delete", url.Values{}), 303, "/account/passkeys?done=deleted")
 	if page = c.get("/account/passkeys?done=deleted"); !strings.Contains(page.body, "Passkey deleted") || len(passkeyIDs(page.body)) != 0 {
 		t.Errorf("after deleting:\n%s", page.body)
+	}
+	// The audit trail says ann removed it herself.
+	if p, err := e.audit.List(context.Background(), audit.Filter{Kind: audit.PasskeyRemoved}); err != nil || len(p.Events) != 1 ||
+		p.Events[0].Subject == "" || p.Events[0].Actor != p.Events[0].Subject || p.Events[0].Detail["passkey"] != ids[0] {
+		t.Errorf("passkey removal recorded as %+v, %v; want ann as actor and subject", p.Events, err)
 	}
 	third := e.client("10.20.0.3")
 	r = third.passkeySignIn(key, passkeytest.Answer{}, nil)

@@ -31,7 +31,8 @@ type env struct {
 	store   *kv.Store
 	metrics *metrics.Metrics
 	h       *Handler
-	audit   *audit.Log
+	// audit is the trail the service records into.
+	audit *audit.Log
 
 	mu  sync.Mutex
 	now time.Time // the service's clock: still unless a test moves it
@@ -73,8 +74,7 @@ func newEnvFrom(t *testing.T, passkeys bool, change func(*Config)) *env {
 	t.Cleanup(srv.Close)
 	// A fixed clock keeps every rate-limit window the same during a test.
 	e := &env{t: t, store: store, metrics: metrics.New(), now: time.Now(), srv: srv}
-	e.audit, err = audit.New(audit.Config{Store: store})
-	if err != nil {
+	if e.audit, err = audit.New(audit.Config{Store: store, Now: e.clock}); err != nil {
 		t.Fatal(err)
 	}
 	ac := auth.Config{Store: store, Secrets: secrets, BcryptCost: 4, Now: e.clock, Audit: e.audit}

@@ -1,6 +1,8 @@
 package browser
 
 import (
+	"bufio"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -139,6 +141,45 @@ func TestPasskeys(t *testing.T) {
 		tab.See("That passkey did not sign you in")
 		tab.Shot("passkey-refused")
 		signedOut(tab, "after a deleted passkey")
+	})
+
+	t.Run("the audit trail shows what ann did", func(t *testing.T) {
+		// Oldest first, the passkey's life as an admin reads it back.
+		var got []string
+		refused := 0
+		sc := bufio.NewScanner(strings.NewReader(st.clinch.MustCLI(t, "", "audit", "export")))
+		for sc.Scan() {
+			var e struct {
+				Kind, Email, Reason string
+				Detail              map[string]string
+			}
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Fatalf("export line %q: %v", sc.Text(), err)
+			}
+			switch {
+			case e.Kind == "passkey.added" || e.Kind == "passkey.removed":
+				got = append([]string{e.Kind + " by " + e.Email}, got...)
+			case e.Kind == "signin" && strings.Contains(e.Detail["amr"], "hwk"):
+				got = append([]string{"signin " + e.Detail["amr"]}, got...)
+			case e.Kind == "signin.failed" && e.Reason == "passkey: unknown credential":
+				// The button's refusal, and the autofill's: how many the
+				// autofill makes in the background depends on timing.
+				if refused++; refused == 1 {
+					got = append([]string{"signin.failed " + e.Reason}, got...)
+				}
+			}
+		}
+		want := []string{
+			"passkey.added by ann@example.com",
+			"signin hwk user",     // the autofill
+			"signin hwk user",     // the button
+			"signin pwd hwk user", // password, then the passkey
+			"passkey.removed by ann@example.com",
+			"signin.failed passkey: unknown credential",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || refused < 2 {
+			t.Errorf("passkey events, oldest first (%d refusals, want 2 or more):\n%s\nwant:\n%s", refused, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	})
 }
 

@@ -1,6 +1,8 @@
 package browser
 
 import (
+	"bufio"
+	"encoding/json"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -206,6 +208,30 @@ func TestTOTPSetUpAndSignIn(t *testing.T) {
 		tok := rp.finish(o, a)
 		if tok.acr != "2" || !slices.Equal(tok.amr, []string{"pwd", "otp"}) {
 			t.Errorf("ID token acr %q amr %v, want 2 [pwd otp]", tok.acr, tok.amr)
+		}
+	})
+	t.Run("the audit trail shows the second factor's life", func(t *testing.T) {
+		var got []string
+		sc := bufio.NewScanner(strings.NewReader(st.clinch.MustCLI(t, "", "audit", "export", "--user", "ann@example.com")))
+		for sc.Scan() {
+			var e struct{ Kind, Reason string }
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Fatalf("export line %q: %v", sc.Text(), err)
+			}
+			if strings.HasPrefix(e.Kind, "mfa.") || e.Kind == "signin.failed" {
+				got = append([]string{strings.TrimSpace(e.Kind + " " + e.Reason)}, got...)
+			}
+		}
+		want := []string{
+			"signin.failed wrong password (confirming a change while signed in)", // "not my password" at the set-up
+			"mfa.added",
+			"signin.failed second-factor code already used", // the replayed app code
+			"mfa.backup_code.used",
+			"signin.failed second-factor code already used", // the backup code again
+			"mfa.backup_code.used",                          // at the relying party
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("second-factor events, oldest first:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }
