@@ -223,17 +223,14 @@ func (a *app) serve(ctx context.Context) error {
 			log.Warn("mail worker still busy at shutdown; its message stays queued")
 		}
 	}()
-	// The pages get the queue only with SMTP: a link written to the log
-	// reaches nobody, so without it the forgot-password page keeps
-	// sending people to an administrator and sign-in links stay off.
-	var mailer ui.Mailer
-	if cfg.SMTP.Configured() {
-		mailer = box
-	} else {
-		log.Info("mail is off (no SMTP_ADDRESS): the forgot-password page asks people to contact an administrator, `clinch user reset-link --email E` prints a reset link, `clinch user invite` prints the invitation link, and sign-in links by mail are off")
+	// Without SMTP the queue's delivery is the log: the pages still hand
+	// it reset links and security mails, for the administrator to pass
+	// on, and say so; sign-in links by mail and email changes stay off.
+	if !cfg.SMTP.Configured() {
+		log.Info("mail is off (no SMTP_ADDRESS): reset links and security mails are written to this log, `clinch user invite` prints the invitation link, and sign-in links by mail and email changes are off")
 	}
 	pages, err = ui.New(ui.Config{
-		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: mailer, MagicLinks: cfg.MagicLinks, Grants: adminGrants{a.grants}, Audit: a.audit,
+		Auth: a.auth, Site: site, Logger: log, Metrics: m, Ready: a.store.Ready, SetupCode: setupCode, Mailer: box, MailToLog: !cfg.SMTP.Configured(), MagicLinks: cfg.MagicLinks, Grants: adminGrants{a.grants}, Audit: a.audit,
 		ConnectedApps: connectedApps{auth: a.auth, grants: a.grants}, MailStatus: box.Status,
 		TrustedProxies: cfg.TrustedProxies, ReturnTo: verifier.ReturnTo, Covers: verifier.Covers,
 		ClaimsPreview: provider.PreviewClaims, HeadersPreview: forward.PreviewHeaders,

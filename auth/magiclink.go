@@ -16,7 +16,9 @@ import (
 //
 // A person asks for a link by email; the link carries a single-use token
 // (PrefixMagicToken) whose HMAC is stored with MagicLinkTTL, naming the
-// user and where the sign-in goes (rd, authz). Only active users get one;
+// user, the address it was mailed to and where the sign-in goes (rd,
+// authz). A link whose address is no longer the user's is void, since the
+// old mailbox may be someone else's now. Only active users get one;
 // unknown, disabled and pending_invitation addresses get ErrNotFound
 // alike, and the pages give all of them the same answer. Requests are
 // limited like password resets: MagicIPRequests per client address and
@@ -47,6 +49,7 @@ const AMREmail = "email"
 
 type magicRecord struct {
 	UserID    string    `json:"uid"`
+	Email     string    `json:"email"`
 	RD        string    `json:"rd,omitempty"`
 	Authz     string    `json:"authz,omitempty"`
 	ExpiresAt time.Time `json:"exp"`
@@ -91,7 +94,7 @@ func (s *Service) NewMagicLink(ctx context.Context, in MagicRequest) (string, *U
 		if u.Status != StatusActive {
 			return fmt.Errorf("sign-in link: %w", ErrNotFound)
 		}
-		b, err := json.Marshal(magicRecord{UserID: u.ID, RD: in.RD, Authz: in.Authz, ExpiresAt: s.now().Add(MagicLinkTTL)})
+		b, err := json.Marshal(magicRecord{UserID: u.ID, Email: u.Email, RD: in.RD, Authz: in.Authz, ExpiresAt: s.now().Add(MagicLinkTTL)})
 		if err != nil {
 			return err
 		}
@@ -132,7 +135,7 @@ func (s *Service) magicLink(t *kv.Txn, token string) (*User, *magicRecord, error
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Status != StatusActive {
+	if u.Status != StatusActive || rec.Email != u.Email {
 		return nil, nil, fmt.Errorf("sign-in link: %w", ErrNotFound)
 	}
 	return u, rec, nil

@@ -20,7 +20,9 @@ import (
 // A reset link carries a single-use token (PrefixResetToken) whose HMAC is
 // stored with ResetTTL, naming the user and the password version it was
 // made under: setting the password in any way voids every link made
-// before. Only active users get a link; unknown, disabled and
+// before. It also names the address it was mailed to, and a link whose
+// address is no longer the user's is void: the mail went to a mailbox
+// that may belong to someone else now. Only active users get a link; unknown, disabled and
 // pending_invitation addresses get ErrNotFound alike, and the pages give
 // all of them the same answer.
 //
@@ -44,6 +46,7 @@ const (
 type resetRecord struct {
 	UserID          string    `json:"uid"`
 	PasswordVersion uint64    `json:"pv"`
+	Email           string    `json:"email"`
 	ExpiresAt       time.Time `json:"exp"`
 }
 
@@ -79,7 +82,7 @@ func (s *Service) NewPasswordReset(ctx context.Context, email string) (string, *
 		if u.Status != StatusActive {
 			return fmt.Errorf("password reset: %w", ErrNotFound)
 		}
-		b, err := json.Marshal(resetRecord{UserID: u.ID, PasswordVersion: u.PasswordVersion, ExpiresAt: s.now().Add(ResetTTL)})
+		b, err := json.Marshal(resetRecord{UserID: u.ID, PasswordVersion: u.PasswordVersion, Email: u.Email, ExpiresAt: s.now().Add(ResetTTL)})
 		if err != nil {
 			return err
 		}
@@ -111,7 +114,7 @@ func (s *Service) resetUser(t *kv.Txn, token string) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Status != StatusActive || u.PasswordVersion != rec.PasswordVersion {
+	if u.Status != StatusActive || u.PasswordVersion != rec.PasswordVersion || rec.Email != u.Email {
 		return nil, fmt.Errorf("password reset link: %w", ErrNotFound)
 	}
 	return u, nil

@@ -190,6 +190,10 @@ func (s *SMTP) compose(m Message) (*gomail.Msg, error) {
 	return msg, nil
 }
 
+// LogMessage is the msg of Log's line: the one place a link is logged,
+// and the line says why.
+const LogMessage = "SMTP is not configured, so this message was not sent; it is written here for the administrator to pass on"
+
 // Log is the delivery when no SMTP server is configured: each message is
 // written to the log at WARN, link included, so a fresh install can still
 // hand a link on. It never fails.
@@ -203,6 +207,6 @@ func (l Log) Send(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	l.Logger.WarnContext(ctx, "mail is off; this message was not sent", "to", m.To, "subject", m.Subject, "text", m.Text)
+	l.Logger.WarnContext(ctx, LogMessage, "to", m.To, "subject", m.Subject, "text", m.Text)
 	return nil
 }

@@ -215,7 +215,7 @@ func TestLog_WritesTheMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"level=WARN", `msg="mail is off; this message was not sent"`, "to=ann@example.com", `subject="You are invited"`, "token=civ_x"} {
+	for _, want := range []string{"level=WARN", `msg="SMTP is not configured, so this message was not sent`, "to=ann@example.com", `subject="You are invited"`, "token=civ_x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}

@@ -128,7 +128,7 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, u *auth.Us
 			return
 		}
 	}
-	p.Title, p.User, p.MailOn = "Your account", u, h.mailer != nil
+	p.Title, p.User, p.MailOn = "Your account", u, h.mailDelivers()
 	p.PasskeysOn = h.auth.PasskeysEnabled()
 	p.MinPassword, p.MaxPassword = auth.MinPasswordLen, auth.MaxPasswordLen
 	// A refused name (too long, so never empty) is shown as typed.
@@ -180,9 +180,9 @@ func (h *Handler) accountEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &page{Email: strings.TrimSpace(r.PostFormValue("email"))}
-	if h.mailer == nil {
-		// Without mail the new address cannot be confirmed; nothing is
-		// changed or stored.
+	if !h.mailDelivers() {
+		// Without mail the new address cannot be confirmed (a link in the
+		// log proves no mailbox); nothing is changed or stored.
 		p.Error = "Email changes need mail, which this Clinch does not send. Ask an administrator to change your address (clinch user update)."
 		h.accountPage(w, r, u, cur, http.StatusConflict, p)
 		return

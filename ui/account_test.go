@@ -233,20 +233,39 @@ func TestAccount_EmailChangeConfirmedByTheLinkOnly(t *testing.T) {
 }
 
 func TestAccount_EmailChangeWithoutMailNeedsAnAdministrator(t *testing.T) {
-	e := newEnv(t)
-	ann := e.user("ann@example.com", "ann", "ann-password")
-	c := e.client("10.5.0.1")
-	want(t, c.signin("ann", "ann-password", nil), 303, "/")
-	p := c.get("/account")
-	if !strings.Contains(p.body, "ask an administrator to change your email") || strings.Contains(p.body, `action="/account/email"`) {
-		t.Fatalf("without mail the page must say to ask an administrator and offer no form:\n%s", p.body)
+	tests := []struct {
+		name  string
+		mails chanMailer
+	}{
+		{"no mailer", nil},
+		// A confirmation link in the log proves no mailbox.
+		{"SMTP not configured (mail to the log)", make(chanMailer, 4)},
 	}
-	r := c.post("/account/email", url.Values{"email": {"ann@new.example"}, "password": {"ann-password"}})
-	if r.code != 409 || !strings.Contains(r.body, "Ask an administrator") {
-		t.Fatalf("got %d:\n%s", r.code, r.body)
-	}
-	if u, _ := e.auth.User(context.Background(), ann.ID); u.Email != "ann@example.com" {
-		t.Fatalf("address changed to %s", u.Email)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnvWith(t, func(c *Config) {
+				if tt.mails != nil {
+					c.Mailer, c.MailToLog = tt.mails, true
+				}
+			})
+			ann := e.user("ann@example.com", "ann", "ann-password")
+			c := e.client("10.5.0.1")
+			want(t, c.signin("ann", "ann-password", nil), 303, "/")
+			p := c.get("/account")
+			if !strings.Contains(p.body, "ask an administrator to change your email") || strings.Contains(p.body, `action="/account/email"`) {
+				t.Fatalf("without mail the page must say to ask an administrator and offer no form:\n%s", p.body)
+			}
+			r := c.post("/account/email", url.Values{"email": {"ann@new.example"}, "password": {"ann-password"}})
+			if r.code != 409 || !strings.Contains(r.body, "Ask an administrator") {
+				t.Fatalf("got %d:\n%s", r.code, r.body)
+			}
+			if u, _ := e.auth.User(context.Background(), ann.ID); u.Email != "ann@example.com" {
+				t.Fatalf("address changed to %s", u.Email)
+			}
+			if len(tt.mails) != 0 {
+				t.Fatalf("%d messages queued", len(tt.mails))
+			}
+		})
 	}
 }
 

@@ -511,3 +511,27 @@ func mustUser(t *testing.T, e *env, email string) *auth.User {
 	}
 	return u
 }
+
+// Without SMTP (the queue writes to the log) an invitation is still shown
+// to the admin, who has it right there, and not queued; the dashboard
+// says where reset links go and what nobody can do.
+func TestAdmin_WithoutSMTPInvitationIsShownNotMailed(t *testing.T) {
+	mails := make(chanMailer, 4)
+	a := newAdminEnvWith(t, func(c *Config) { c.Mailer, c.MailToLog = mails, true })
+	if r := a.admin.get("/admin/users/new"); !strings.Contains(r.body, "Clinch shows you a link to pass on") {
+		t.Errorf("the invite form promises mail:\n%s", r.body)
+	}
+	r := a.admin.post("/admin/users/invite", url.Values{"email": {"dee@example.com"}, "name": {"Dee"}})
+	if r.code != 200 || !strings.Contains(r.body, `id="invite-link"`) || !strings.Contains(r.body, "send this link to Dee yourself") {
+		t.Fatalf("invite: %d\n%s", r.code, r.body)
+	}
+	if len(mails) != 0 {
+		t.Errorf("%d messages queued for an invitation shown to the admin", len(mails))
+	}
+	d := a.admin.get("/admin")
+	for _, s := range []string{"No mail is configured", "password-reset links and security notices are written to Clinch&#39;s log", "nobody can get a sign-in link by mail"} {
+		if !strings.Contains(d.body, s) {
+			t.Errorf("dashboard lacks %q:\n%s", s, d.body)
+		}
+	}
+}

@@ -36,8 +36,8 @@ func (h *Handler) warnings(ctx context.Context, o *auth.Overview) []string {
 	if h.site.Host.Scheme == "http" {
 		out = append(out, "CLINCH_HOST is "+h.site.Host.String()+": plain http. Passwords and session cookies cross the network unencrypted; put Clinch behind HTTPS and set CLINCH_HOST to its https address.")
 	}
-	if h.mailer == nil {
-		out = append(out, "No mail is configured (SMTP_ADDRESS is not set): nobody can reset a forgotten password or get a sign-in link by mail; invitation and reset links are shown to you here and by `clinch user invite` / `clinch user reset-link` instead.")
+	if !h.mailDelivers() {
+		out = append(out, "No mail is configured (SMTP_ADDRESS is not set): password-reset links and security notices are written to Clinch's log (WARN \"SMTP is not configured\") for you to pass on; nobody can get a sign-in link by mail or change their own email; invitation links are shown to you here and by `clinch user invite` instead.")
 	}
 	out = append(out, h.mailWarnings(ctx)...)
 	for _, u := range o.AdminsWithoutSecondFactor {

@@ -113,7 +113,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, me, u *auth.U
 	if v.U == nil {
 		v.Form = formOf(u, groups)
 	}
-	v.U, v.Self, v.MailOn, v.OIDC = u, u.ID == me.ID, h.mailer != nil, h.grants != nil
+	v.U, v.Self, v.MailOn, v.OIDC = u, u.ID == me.ID, h.mailDelivers(), h.grants != nil
 	if v.Groups, err = h.groupChoices(ctx, v.Form.Groups); err != nil {
 		h.adminInternalError(w, r, "list groups", err)
 		return

@@ -145,7 +145,7 @@ func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request, me *auth.U
 		h.adminInternalError(w, r, "list groups", err)
 		return
 	}
-	v.Groups, v.MailOn = gs, h.mailer != nil
+	v.Groups, v.MailOn = gs, h.mailDelivers()
 	h.renderAdmin(w, r, status, "usernew", tabUsers, me, &page{Title: "New user", Admin: v, Error: errMsg,
 		MinPassword: auth.MinPasswordLen, MaxPassword: auth.MaxPasswordLen})
 }
@@ -217,10 +217,11 @@ func (h *Handler) adminInviteUser(w http.ResponseWriter, r *http.Request, me *au
 }
 
 // sendInvitation queues the mail that carries link to u and reports
-// true, or reports false when no mail is configured or the mail cannot be
-// queued (the page then shows the link instead).
+// true, or reports false when no SMTP server is configured or the mail
+// cannot be queued (the page then shows the link instead; the admin has it
+// right there, so it is not written to the log as well).
 func (h *Handler) sendInvitation(r *http.Request, u *auth.User, link string) bool {
-	if h.mailer == nil {
+	if !h.mailDelivers() {
 		return false
 	}
 	log := web.Logger(r, h.log)

@@ -26,7 +26,8 @@ import (
 // a password: after it the pipeline asks for the user's second factor, if
 // they have one, which is why it may be opened in any browser. Config's
 // MagicLinks (CLINCH_MAGIC_LINKS) turns the pages off; so does having no
-// mail.
+// SMTP server: a link written to the log helps nobody sign in by
+// themselves.
 
 const (
 	pathMagicRequest = "/signin/email"
@@ -39,7 +40,7 @@ func MagicLinkURL(host *url.URL, token string) string {
 }
 
 // magicOn reports whether people may ask for sign-in links.
-func (h *Handler) magicOn() bool { return h.magic && h.mailer != nil }
+func (h *Handler) magicOn() bool { return h.magic && h.mailDelivers() }
 
 // magicHref is the sign-in page's link to ask for a sign-in link, with the
 // sign-in's destination.

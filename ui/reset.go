@@ -45,6 +45,10 @@ type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
 }
 
+// mailDelivers reports whether mail reaches the person it is for; a
+// Mailer that writes to the log (no SMTP) reaches only the administrator.
+func (h *Handler) mailDelivers() bool { return h.mailer != nil && !h.mailLog }
+
 // ResetURL is the link a reset token is used at.
 func ResetURL(host *url.URL, token string) string {
 	return strings.TrimSuffix(host.String(), "/") + pathReset + "?" + url.Values{"token": {token}}.Encode()
@@ -64,7 +68,7 @@ func (h *Handler) WaitMail(ctx context.Context) {
 
 func (h *Handler) forgotPage(p *page) *page {
 	p.Title = "Reset your password"
-	p.MailOn = h.mailer != nil
+	p.MailOn, p.MailLog = h.mailer != nil, h.mailLog
 	return p
 }
 

@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +147,76 @@ func TestPasswordReset_LinkIsUsedOnlyByThePOST(t *testing.T) {
 		t.Fatal("the old password still signs in")
 	}
 	want(t, c.signin("ann", "brand new pass", nil), 303, "/")
+}
+
+// syncBuffer is a log destination the request goroutines and the test
+// share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Without SMTP the queue writes to the log: the forgot-password page
+// takes the request, gives every address the same answer saying the link
+// goes to the administrator, and the reset link is in exactly one line of
+// the log, the WARN that says SMTP is not configured.
+func TestForgotPassword_WithoutSMTPTheLinkGoesToTheLog(t *testing.T) {
+	var logged syncBuffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnvWith(t, func(c *Config) {
+		c.Logger, c.Mailer, c.MailToLog = log, mail.Log{Logger: log}, true
+	})
+	e.user("ann@example.com", "ann", "correct horse")
+	c := e.client("10.0.0.1")
+	if r := c.get("/forgot-password"); r.code != 200 || !strings.Contains(r.body, `name="email"`) || !strings.Contains(r.body, "This server sends no mail") {
+		t.Fatalf("form: got %d:\n%s", r.code, r.body)
+	}
+	var first string
+	for _, email := range []string{"nobody@example.com", "ann@example.com"} {
+		r := c.post("/forgot-password", url.Values{"email": {email}})
+		body := strings.ReplaceAll(r.body, email, "EMAIL")
+		if r.code != 200 || !strings.Contains(body, "If an account has the address") || !strings.Contains(body, "went to your administrator") || strings.Contains(body, "on its way") {
+			t.Fatalf("%s: got %d:\n%s", email, r.code, r.body)
+		}
+		if first == "" {
+			first = body
+		} else if body != first {
+			t.Fatalf("%s got another page than nobody@example.com:\n%s\n---\n%s", email, body, first)
+		}
+	}
+	e.h.WaitMail(context.Background())
+
+	var warn []string
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "SMTP is not configured") {
+			warn = append(warn, l)
+		}
+	}
+	if len(warn) != 1 || !strings.Contains(warn[0], "to=ann@example.com") {
+		t.Fatalf("%d WARN lines for mail, want one to ann:\n%s", len(warn), logged.String())
+	}
+	link := resetLinkRE.FindString(strings.ReplaceAll(warn[0], `\n`, " "))
+	if link == "" {
+		t.Fatalf("the WARN line has no reset link: %s", warn[0])
+	}
+	token := link[strings.Index(link, auth.PrefixResetToken):]
+	for _, l := range lines {
+		if l != warn[0] && (strings.Contains(l, token) || strings.Contains(l, auth.PrefixResetToken)) {
+			t.Errorf("another log line has the link: %s", l)
+		}
+	}
+	// The link works.
+	u, _ := url.Parse(link)
+	if r := c.get(u.RequestURI()); r.code != 200 || !strings.Contains(r.body, "Choose a new password") {
+		t.Fatalf("the logged link: got %d:\n%s", r.code, r.body)
+	}
 }

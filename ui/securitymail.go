@@ -17,7 +17,8 @@ import (
 // auth.Service.OnSecurityEvent.
 
 // SecurityMail mails the person about ev, after the change and off the
-// request's path; without mail configured it only logs that none went.
+// request's path. Without SMTP the queue writes it to the log, where the
+// administrator sees it; with no Mailer at all it only logs that none went.
 // It has the shape auth.Service.OnSecurityEvent wants.
 func (h *Handler) SecurityMail(ev auth.SecurityEvent) {
 	if ev.User == nil {

@@ -60,12 +60,20 @@ type Config struct {
 	// authz parameter the OIDC provider sends to /signin) for the browser
 	// r; false when there is none. Nil: no OIDC provider.
 	Pending func(r *http.Request, id string) (*Continuation, bool)
-	// Mailer queues password-reset and sign-in link mails; nil: no SMTP
-	// server is configured, and the forgot-password page says to ask an
-	// administrator (a link written to the server's log reaches nobody).
+	// Mailer queues password-reset, sign-in link, invitation and security
+	// mails; nil: no mail at all, and the forgot-password page says to ask
+	// an administrator.
 	Mailer Mailer
+	// MailToLog: Mailer writes each message to the server's log, because
+	// no SMTP server is configured. Reset links and security mails still
+	// go to it (the administrator reads the log and can pass a link on, and
+	// the forgot-password page says so), but what only helps when the
+	// person reads the mail themselves stays off: sign-in links by mail,
+	// mailed invitations (the admin is shown the link instead) and email
+	// changes (the new address cannot be proved).
+	MailToLog bool
 	// MagicLinks: people may ask for a sign-in link by mail (when Mailer
-	// is set); see magiclink.go.
+	// delivers mail); see magiclink.go.
 	MagicLinks bool
 	// ConnectedApps lists and revokes the OIDC apps a user let in, for
 	// the account page; nil: it shows none.
@@ -132,6 +140,7 @@ type Handler struct {
 	pending  func(*http.Request, string) (*Continuation, bool)
 	ready    func() bool
 	mailer   Mailer
+	mailLog  bool // mailer writes to the log: see Config.MailToLog
 	magic    bool
 	// connected: the account page's OIDC apps; may be nil.
 	connected ConnectedApps
@@ -171,7 +180,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		auth: cfg.Auth, site: cfg.Site, log: cfg.Logger, metrics: cfg.Metrics,
-		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, magic: cfg.MagicLinks, grants: cfg.Grants, audit: cfg.Audit,
+		trusted: cfg.TrustedProxies, returnTo: cfg.ReturnTo, covers: cfg.Covers, pending: cfg.Pending, ready: cfg.Ready, setupCode: cfg.SetupCode, mailer: cfg.Mailer, mailLog: cfg.MailToLog, magic: cfg.MagicLinks, grants: cfg.Grants, audit: cfg.Audit,
 		connected: cfg.ConnectedApps, mailStatus: cfg.MailStatus,
 		claimsPreview: cfg.ClaimsPreview, headersPreview: cfg.HeadersPreview,
 		pages: map[string]*template.Template{}, static: map[string]staticFile{},
@@ -355,10 +364,11 @@ type page struct {
 	// security page
 	Security *auth.SecondFactorStatus
 	Notice   string
-	// password reset: mail is configured; a link was asked for; the
+	// password reset: links can be asked for (mailed, or written to the
+	// log for the administrator when MailLog); a link was asked for; the
 	// link does not work
-	MailOn, Sent, BadLink bool
-	Token                 string
+	MailOn, MailLog, Sent, BadLink bool
+	Token                          string
 	// sign-in page: the link to ask for a sign-in link by mail, when on
 	MagicHref string
 	// account page: the OIDC apps the user let in

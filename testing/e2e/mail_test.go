@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/mail/mailtest"
 	"github.com/clinchsso/clinch/testing/harness"
 )
@@ -83,4 +87,69 @@ func TestMail_RefusedInvitationIsShownToTheAdmin(t *testing.T) {
 			t.Errorf("the log shows %q", secret)
 		}
 	}
+}
+
+// Without SMTP a fresh install still resets a password: the
+// forgot-password page says the link goes to the administrator, the
+// server writes it in one WARN line that says SMTP is not configured (and
+// in no other line), and the link read from that log sets a new password
+// that then signs in.
+func TestMail_WithoutSMTPResetLinkIsInTheLog(t *testing.T) {
+	srv := harness.Start(t, harness.Options{})
+	const email, newPassword = "ann@example.com", "a new password for ann"
+	createUser(t, srv.CLI, email)
+
+	c := harness.NewClient()
+	tok := harness.Form(t, c, srv.URL+"/forgot-password")
+	resp, body := harness.Post(t, c, srv.URL+"/forgot-password", url.Values{"csrf_token": {tok}, "email": {email}})
+	text := harness.Text(body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(text, "If an account has the address "+email) || !strings.Contains(text, "This server sends no mail, so the link went to your administrator") {
+		t.Fatalf("POST /forgot-password: %s\n%s", resp.Status, text)
+	}
+
+	// The queue's worker writes the message after the answer.
+	linkRE := regexp.MustCompile(`https?://[^\s"\\]+/password-reset\?token=(` + auth.PrefixResetToken + `[A-Za-z0-9_-]+)`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var m []string
+	for m == nil {
+		if ctx.Err() != nil {
+			t.Fatalf("no reset link in the log:\n%s", srv.Log(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+		m = linkRE.FindStringSubmatch(srv.Log(t))
+	}
+	token := m[1]
+	var withLink []string
+	for _, l := range strings.Split(srv.Log(t), "\n") {
+		if strings.Contains(l, token) {
+			withLink = append(withLink, l)
+		}
+	}
+	if len(withLink) != 1 || !strings.Contains(withLink[0], "WARN") || !strings.Contains(withLink[0], "SMTP is not configured") || !strings.Contains(withLink[0], email) {
+		t.Fatalf("the link is in %d log lines, want one WARN saying SMTP is not configured:\n%s", len(withLink), strings.Join(withLink, "\n"))
+	}
+
+	link, err := url.Parse(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := srv.URL + link.RequestURI()
+	resp, body = harness.Get(t, c, page)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(harness.Text(body), "Choose a new password") {
+		t.Fatalf("GET the logged link: %s\n%s", resp.Status, harness.Text(body))
+	}
+	csrf, _ := harness.CSRFToken(body)
+	resp, body = harness.Post(t, c, srv.URL+"/password-reset", url.Values{
+		"csrf_token": {csrf}, "token": {token}, "password": {newPassword}, "password_confirm": {newPassword},
+	})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(location(t, resp), "/signin") {
+		t.Fatalf("POST /password-reset: %s\n%s", resp.Status, harness.Text(body))
+	}
+	if resp, _ := harness.TrySignIn(t, harness.NewClient(), srv, email, password, ""); resp.StatusCode == http.StatusSeeOther {
+		t.Errorf("the old password still signs in")
+	}
+	signedIn := harness.NewClient()
+	harness.SignIn(t, signedIn, srv, email, newPassword, "")
+	home(t, signedIn, srv, email)
 }
