@@ -279,3 +279,46 @@ func TestOutbox_GivesUpAtOnceOnAPermanentRefusal(t *testing.T) {
 		t.Errorf("Status = %+v, %v", st, err)
 	}
 }
+
+// Without SMTP the message is written to the log for the administrator:
+// it leaves the queue, but it is not counted or logged as sent.
+func TestOutbox_WrittenToTheLogIsNotSent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ev, logged := newEvents(), &syncBuffer{}
+	box, err := outbox.New(ctx, outbox.Config{
+		Store: kvtest.Open(t), Sealer: secrets(t),
+		Sender:  mail.Log{Logger: slog.New(slog.NewTextHandler(logged, nil))},
+		Logger:  slog.New(slog.NewTextHandler(logged, nil)),
+		Metrics: ev, Backoff: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { box.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+	if err := box.Send(ctx, mail.Message{To: "ann@example.com", Subject: "Reset your password", Text: "https://auth.example.com/password-reset?token=crs_x"}); err != nil {
+		t.Fatal(err)
+	}
+	// The worker logs after it has taken the message off the queue.
+	for box.Depth() > 0 || !strings.Contains(logged.String(), "not sent (SMTP is not configured)") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the message was not written to the log and taken off the queue:\n%s", logged)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	st, err := box.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 0 || st.Failed != 0 || len(ev.sent) != 0 {
+		t.Errorf("status %+v, %d sent events: a message written to the log counted as sent", st, len(ev.sent))
+	}
+	out := logged.String()
+	if strings.Contains(out, `msg="mail sent"`) || !strings.Contains(out, "not sent (SMTP is not configured)") {
+		t.Errorf("log:\n%s", out)
+	}
+}
