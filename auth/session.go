@@ -119,6 +119,46 @@ func (s *Service) SessionByID(ctx context.Context, id string) (*Session, error) 
 	return sess, nil
 }
 
+// SessionIdentity returns the live session with the id (its token's
+// hash) together with its user and the user's groups, read in one
+// transaction: a verify request that misses its cache pays one snapshot,
+// not three. A session whose user is gone comes with a nil user. needUser,
+// when set, is asked with the session's user id whether to read the user
+// at all (the caller may hold it already); it must not call the Service.
+func (s *Service) SessionIdentity(ctx context.Context, id string, needUser func(userID string) bool) (*Session, *User, []*Group, error) {
+	var (
+		sess   *Session
+		u      *User
+		groups []*Group
+	)
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		var err error
+		if sess, err = s.sessions.Get(t, id); err != nil {
+			return mapKV(err, "session")
+		}
+		if !s.now().Before(sess.ExpiresAt) || needUser != nil && !needUser(sess.UserID) {
+			return nil
+		}
+		u, err = s.users.Get(t, sess.UserID)
+		if errors.Is(err, kv.ErrNotFound) {
+			u = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		groups, err = s.userGroups(t, u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		return nil, nil, nil, ErrNotFound
+	}
+	return sess, u, groups, nil
+}
+
 // TouchSession records activity on a session. Callers coalesce: it writes.
 func (s *Service) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return s.store.Update(ctx, func(t *kv.Txn) error {

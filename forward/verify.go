@@ -79,6 +79,9 @@ type Config struct {
 	// X-Forwarded-For says who the client is; access rules that name
 	// networks need the proxy that asks /api/verify among them.
 	TrustedProxies []*net.IPNet
+	// CacheBytes bounds the credential cache (CLINCH_CACHE_MB); 0 means
+	// DefaultCacheBytes.
+	CacheBytes int64
 }
 
 // touchEvery is how often activity on one credential is written.
@@ -134,7 +137,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
-		cache: newCache(), page: page,
+		cache: newCache(cfg.CacheBytes), page: page,
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
