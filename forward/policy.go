@@ -191,17 +191,25 @@ type cache struct {
 	ghost       ghosts
 }
 
-// newCache returns a cache that holds about budget bytes.
+// ghostCost is what one remembered fingerprint takes: its ring slot and
+// its map entry.
+const ghostCost = 8 + 24
+
+// newCache returns a cache that holds about budget bytes, the ghost list
+// included.
 func newCache(budget int64) *cache {
 	if budget <= 0 {
 		budget = DefaultCacheBytes
 	}
+	// As many ghosts as the budget holds small credentials, paid for out
+	// of the budget.
+	n := budget / int64(credOverhead+64)
 	return &cache{
 		creds:  map[string]*cred{},
 		users:  map[string]*identity{},
 		byUser: map[string]map[string]struct{}{},
-		budget: budget,
-		ghost:  newGhosts(int(budget / int64(credOverhead+100))),
+		budget: budget - n*ghostCost,
+		ghost:  newGhosts(int(n)),
 	}
 }
 
@@ -281,6 +289,9 @@ func (c *cache) putUser(gen uint64, id *identity) {
 	}
 	c.users[id.id] = id
 	c.bytes += id.size
+	// No clock here: expired credentials are then kept like live ones
+	// while the hand passes; verify drops them when they are next asked.
+	c.shrink(time.Time{})
 }
 
 // shrink drops entries until the cache is within its budget.
