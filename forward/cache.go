@@ -118,4 +118,3 @@ func headerValue(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
-
