@@ -169,11 +169,6 @@ func (g *ghosts) take(key string) bool {
 	return true
 }
 
-func (g *ghosts) clear() {
-	clear(g.set)
-	g.ring, g.next = g.ring[:0], 0
-}
-
 // cache holds credentials and identities read from the store. Every change
 // the auth service announces evicts what it touches and bumps gen; a value
 // read from the store is only inserted when gen has not moved since the read
