@@ -423,21 +423,6 @@ func (v *Verifier) writer() {
 	}
 }
 
-func (v *Verifier) write(t touch) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var err error
-	switch t.kind {
-	case credSession:
-		err = v.auth.TouchSession(ctx, t.id, t.at)
-	case credAPIKey:
-		err = v.auth.TouchAPIKey(ctx, t.id, t.at)
-	}
-	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		v.log.Warn("verify: record activity", "err", err)
-	}
-}
-
 // touched queues an activity write when the credential has not had one for
 // a minute. A full queue drops it; a later request will try again.
 func (v *Verifier) touched(cr *cred, now time.Time) {

@@ -188,6 +188,10 @@ type row struct {
 	target         string
 	ok             bool
 	verifyRequests int
+	// CPU time the server used per answered request, summed over the
+	// rounds: unlike req/s it holds on a machine where other processes
+	// take CPU 0 too.
+	verifyCPU, emptyCPU time.Duration
 }
 
 // measure warms up, then runs the rounds for one kind of traffic.
@@ -203,6 +207,8 @@ func (l *load) measure(label string, tr *traffic) (row, error) {
 	}
 	var vs, es []result
 	var tputs, p99s []float64
+	var vCPU, eCPU time.Duration
+	var vReq, eReq int
 	for i := range l.rounds {
 		order := []string{l.emptyU, verifyU}
 		if i%2 == 1 {
@@ -210,9 +216,19 @@ func (l *load) measure(label string, tr *traffic) (row, error) {
 		}
 		var v, e result
 		for _, u := range order {
+			pid := l.srv.pid()
+			if u != verifyU {
+				pid = l.empty.Process.Pid
+			}
+			c0 := cpuTime(pid)
 			res, err := l.run(u, l.round, tr)
 			if err != nil {
 				return r, err
+			}
+			if u == verifyU {
+				vCPU, vReq = vCPU+cpuTime(pid)-c0, vReq+res.requests
+			} else {
+				eCPU, eReq = eCPU+cpuTime(pid)-c0, eReq+res.requests
 			}
 			if res.non2xx > 0 || res.sockErrs > 0 {
 				return r, fmt.Errorf("%s, %s: %d non-2xx answers, %d socket errors in round %d", label, u, res.non2xx, res.sockErrs, i+1)
@@ -230,6 +246,7 @@ func (l *load) measure(label string, tr *traffic) (row, error) {
 	}
 	r.verify, r.empty = medianResult(vs), medianResult(es)
 	r.tput, r.p99 = median(tputs), median(p99s)
+	r.verifyCPU, r.emptyCPU = vCPU/time.Duration(max(vReq, 1)), eCPU/time.Duration(max(eReq, 1))
 	r.mem = rss(l.srv.pid())
 	return r, nil
 }
@@ -341,8 +358,9 @@ func (l *load) table(sessions int, access string, flood int) (bool, error) {
 }
 
 func (r row) line() string {
-	return fmt.Sprintf("%-22s verify %6.0f req/s p99 %8s | empty %6.0f req/s p99 %8s | ratio %.2f, p99 ratio %.2f | RSS %s",
-		r.label, r.verify.rps, r.verify.p99.Round(10*time.Microsecond), r.empty.rps, r.empty.p99.Round(10*time.Microsecond), r.tput, r.p99, r.mem)
+	return fmt.Sprintf("%-22s verify %6.0f req/s p99 %8s | empty %6.0f req/s p99 %8s | ratio %.2f, p99 ratio %.2f | server CPU per request: verify %s, empty %s | RSS %s",
+		r.label, r.verify.rps, r.verify.p99.Round(10*time.Microsecond), r.empty.rps, r.empty.p99.Round(10*time.Microsecond), r.tput, r.p99,
+		r.verifyCPU.Round(100*time.Nanosecond), r.emptyCPU.Round(100*time.Nanosecond), r.mem)
 }
 
 func metOrNot(ok bool) string {
