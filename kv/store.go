@@ -110,6 +110,11 @@ func badgerOptions(dir string, o Options) badger.Options {
 		// durable data, so sessions and rate-limit counters stay cheap.
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{o.Logger})
+	// Tables of every level the same small size: a compaction builds up
+	// to 8 tables at once, each in a buffer of about three times the table
+	// size, and with Badger's default (twice as large a level down) the
+	// compactions after a million sessions held over 500 MiB of them.
+	bo.TableSizeMultiplier = 1
 	if o.InMemory {
 		// Without a value log every value lives in the LSM tree, and
 		// Badger refuses (or, loading a backup, panics on) values above
