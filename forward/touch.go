@@ -18,7 +18,7 @@ const maxTouchBatch = 256
 // answering. Past the rate the queue fills, further touches are dropped,
 // and the request after touchEvery tries again, so "last active" lags
 // under heavy traffic rather than costing it.
-const maxTouchRate = 1000
+const maxTouchRate = 250
 
 // write records t and whatever else is already queued: sessions in one
 // transaction (with a million live sessions, a transaction per touch would
