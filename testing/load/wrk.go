@@ -43,7 +43,7 @@ type result struct {
 }
 
 func (b *bench) run(url string, d time.Duration, tr *traffic) (result, error) {
-	a := append(append([]string{}, b.pin...), b.wrk, "-t1", "-c"+strconv.Itoa(b.conns), "-d"+d.String(), "--latency", "--timeout", "5s")
+	a := append(append([]string{}, b.pin...), b.wrk, "-t1", "-c"+strconv.Itoa(b.conns), "-d"+strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))+"s", "--latency", "--timeout", "5s")
 	if tr != nil && tr.seqPath != "" {
 		script, err := b.script(tr)
 		if err != nil {
