@@ -40,8 +40,8 @@ func main() {
 	round := flag.Duration("round", 3*time.Second, "length of each wrk run in a round")
 	conns := flag.Int("connections", 32, "wrk connections")
 	binary := flag.String("binary", "", "prebuilt clinch binary (default: go build)")
-	sessions := flag.Int("sessions", 0, "live sessions for one row (0: the whole table, 1 and 1,000,000)")
-	access := flag.String("access", "zipf", "with -sessions > 1: which session each request carries, uniform or zipf (s=1.1)")
+	sessions := flag.Int("sessions", 0, "live sessions for one row (0: the whole table, 1 and 1,000,000; the soak's default is 300,000)")
+	access := flag.String("access", "zipf", "with -sessions > 1: which session each request carries, uniform or zipf (s=1.1); the soak's default is uniform")
 	flood := flag.Int("flood", 100000, "unauthenticated verify requests for the memory check (0: none)")
 	cacheMB := flag.Int("cache-mb", 0, "CLINCH_CACHE_MB for the server (0: its default)")
 	soak := flag.Duration("soak", 0, "run the soak for this long instead of the table")
@@ -67,11 +67,19 @@ func main() {
 	var ok bool
 	switch {
 	case *soak > 0:
-		n := *sessions
+		// By default more sessions than the cache holds, asked uniformly:
+		// the cache is full within the warm-up, so what grows after it is
+		// not the cache filling up.
+		n, a := *sessions, "uniform"
 		if n == 0 {
-			n = 100_000
+			n = 300_000
 		}
-		ok, err = l.soak(*soak, n, *access)
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "access" {
+				a = *access
+			}
+		})
+		ok, err = l.soak(*soak, n, a)
 	default:
 		ok, err = l.table(*sessions, *access, *flood)
 	}
