@@ -186,7 +186,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer provider.Close()
 
-	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider, TrustedProxies: cfg.TrustedProxies})
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider, TrustedProxies: cfg.TrustedProxies, CacheBytes: int64(cfg.CacheMB) << 20})
 	if err != nil {
 		return err
 	}

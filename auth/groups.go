@@ -25,7 +25,7 @@ func (s *Service) CreateGroup(ctx context.Context, name, description, claims str
 	now := s.now().UTC()
 	g := &Group{ID: NewID(), Name: n, Description: strings.TrimSpace(description), Claims: c, CreatedAt: now, UpdatedAt: now}
 	err = s.store.Update(ctx, func(t *kv.Txn) error {
-		return mapKV(s.groups.Put(t, g, 0), "group "+n)
+		return mapKV(s.saveGroup(t, g), "group "+n)
 	})
 	if err != nil {
 		return nil, err
@@ -75,14 +75,76 @@ func (s *Service) UserGroups(ctx context.Context, userID string) ([]*Group, erro
 
 func (s *Service) userGroups(t *kv.Txn, userID string) ([]*Group, error) {
 	var out []*Group
-	err := s.groups.Each(t, func(g *Group) error {
-		if _, ok := slices.BinarySearch(g.Members, userID); ok {
-			out = append(out, g)
-		}
+	if userID == "" {
+		return nil, nil
+	}
+	prefix := kv.PrefixGroupByMember.Key(userID + "/")
+	var ids []string
+	err := t.Scan(prefix, func(k, _ []byte) error {
+		ids = append(ids, string(k[len(prefix):]))
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		g, err := s.groups.Get(t, id)
+		if errors.Is(err, kv.ErrNotFound) {
+			continue // cannot happen while saveGroup is the only writer
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
 	slices.SortFunc(out, func(a, b *Group) int { return strings.Compare(a.Name, b.Name) })
-	return out, err
+	return out, nil
+}
+
+// saveGroup writes g and, in the same transaction, the membership index
+// (user id → group ids) for the members it gained and lost. Every write of
+// a group goes through here or removeGroup, so the index never disagrees
+// with the member lists.
+func (s *Service) saveGroup(t *kv.Txn, g *Group) error {
+	old, err := s.groups.Get(t, g.ID)
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return err
+	}
+	was := map[string]bool{}
+	if old != nil {
+		for _, id := range old.Members {
+			was[id] = true
+		}
+	}
+	for _, id := range g.Members {
+		if was[id] {
+			delete(was, id)
+			continue
+		}
+		if err := t.Set(kv.PrefixGroupByMember.Key(id+"/"+g.ID), nil, 0); err != nil {
+			return err
+		}
+	}
+	for id := range was {
+		if err := t.Delete(kv.PrefixGroupByMember.Key(id + "/" + g.ID)); err != nil {
+			return err
+		}
+	}
+	return s.groups.Put(t, g, 0)
+}
+
+// removeGroup deletes g and its members' index entries.
+func (s *Service) removeGroup(t *kv.Txn, g *Group) error {
+	old, err := s.groups.Get(t, g.ID)
+	if err != nil {
+		return err
+	}
+	for _, id := range old.Members {
+		if err := t.Delete(kv.PrefixGroupByMember.Key(id + "/" + g.ID)); err != nil {
+			return err
+		}
+	}
+	return s.groups.Delete(t, g.ID)
 }
 
 func (s *Service) addMember(t *kv.Txn, group, userID string) error {
@@ -107,7 +169,7 @@ func (s *Service) addMemberChanged(t *kv.Txn, group, userID string) (bool, error
 	}
 	g.Members = slices.Insert(g.Members, i, userID)
 	g.UpdatedAt = s.now().UTC()
-	return true, s.groups.Put(t, g, 0)
+	return true, s.saveGroup(t, g)
 }
 
 // AddToGroup adds the user with the email to the group.
@@ -164,7 +226,7 @@ func (s *Service) changeMembership(ctx context.Context, group, email string, add
 		g.Members = slices.Delete(g.Members, i, i+1)
 		g.UpdatedAt = s.now().UTC()
 		changed = true
-		return s.groups.Put(t, g, 0)
+		return s.saveGroup(t, g)
 	})
 	if err != nil {
 		return err
@@ -249,7 +311,7 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) (*GroupDeletion,
 				return err
 			}
 		}
-		return s.groups.Delete(t, g.ID)
+		return s.removeGroup(t, g)
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/kv"
+	"github.com/clinchsso/clinch/kv/kvtest"
 )
 
 // mayUse asks the one access rule whether the user with the email may use
@@ -217,5 +218,116 @@ func TestMigration_OldAllowlistKeepsItsGroups(t *testing.T) {
 	}
 	if !mayUse(t, s, "ann@example.com", "wiki") || mayUse(t, s, "bob@example.com", "wiki") {
 		t.Error("after the migration the wiki admits other people than staff")
+	}
+}
+
+// The membership index (user → group ids) agrees with the groups' member
+// lists after every kind of change: UserGroups reads the index, and the
+// truth is the member lists.
+func TestGroups_MembershipIndexFollowsEveryChange(t *testing.T) {
+	ctx := context.Background()
+	store := kvtest.Open(t)
+	sec, err := auth.NewSecrets([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := auth.New(auth.Config{Store: store, Secrets: sec, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"staff", "family", "ops"} {
+		if _, err := s.CreateGroup(ctx, g, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []auth.NewUser{
+		{Email: "ann@example.com", Password: "correct horse battery", Groups: []string{"staff", "ops"}},
+		{Email: "bob@example.com", Password: "correct horse battery", Groups: []string{"family"}},
+		{Email: "cy@example.com", Password: "correct horse battery"},
+	} {
+		if _, err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want map[string][]string // email → group names
+	}{
+		{"created", func() error { return nil }, map[string][]string{
+			"ann@example.com": {"ops", "staff"}, "bob@example.com": {"family"}, "cy@example.com": nil}},
+		{"added", func() error { return s.AddToGroup(ctx, "staff", "cy@example.com") }, map[string][]string{
+			"ann@example.com": {"ops", "staff"}, "bob@example.com": {"family"}, "cy@example.com": {"staff"}}},
+		{"added twice", func() error { return s.AddToGroup(ctx, "staff", "cy@example.com") }, map[string][]string{
+			"cy@example.com": {"staff"}}},
+		{"removed", func() error { return s.RemoveFromGroup(ctx, "ops", "ann@example.com") }, map[string][]string{
+			"ann@example.com": {"staff"}}},
+		{"groups set by an admin's edit", func() error {
+			gs := []string{"family", "ops"}
+			_, err := s.UpdateUser(ctx, "cy@example.com", auth.UserUpdate{Groups: &gs})
+			return err
+		}, map[string][]string{"cy@example.com": {"family", "ops"}}},
+		{"groups set back", func() error {
+			gs := []string{"staff"}
+			_, err := s.UpdateUser(ctx, "cy@example.com", auth.UserUpdate{Groups: &gs})
+			return err
+		}, map[string][]string{"cy@example.com": {"staff"}, "bob@example.com": {"family"}}},
+		{"group renamed", func() error {
+			n := "crew"
+			_, err := s.UpdateGroup(ctx, "staff", auth.GroupUpdate{Name: &n})
+			return err
+		}, map[string][]string{"ann@example.com": {"crew"}, "cy@example.com": {"crew"}}},
+		{"group deleted", func() error { _, err := s.DeleteGroup(ctx, "crew"); return err }, map[string][]string{
+			"ann@example.com": nil, "bob@example.com": {"family"}, "cy@example.com": nil}},
+		{"user deleted", func() error { return s.DeleteUser(ctx, "bob@example.com") }, nil},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for email, want := range st.want {
+			u, err := s.UserByEmail(ctx, email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs, err := s.UserGroups(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range gs {
+				got = append(got, g.Name)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s in %q, want %q", st.name, email, got, want)
+			}
+		}
+		// No index entry points at a group that does not list the user.
+		all, err := s.Groups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members := map[string]bool{}
+		for _, g := range all {
+			for _, id := range g.Members {
+				members[id+"/"+g.ID] = true
+			}
+		}
+		var stray []string
+		err = store.View(ctx, func(tx *kv.Txn) error {
+			return tx.Scan([]byte(kv.PrefixGroupByMember), func(k, _ []byte) error {
+				if e := string(k[len(kv.PrefixGroupByMember):]); !members[e] {
+					stray = append(stray, e)
+				}
+				delete(members, string(k[len(kv.PrefixGroupByMember):]))
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stray) > 0 || len(members) > 0 {
+			t.Errorf("%s: index entries without membership %q, memberships without entry %v", st.name, stray, members)
+		}
 	}
 }

@@ -189,7 +189,7 @@ func (s *Service) ensureGroup(t *kv.Txn, name string) (created bool, err error) 
 	}
 	now := s.now().UTC()
 	g := &Group{ID: NewID(), Name: name, CreatedAt: now, UpdatedAt: now}
-	return true, mapKV(s.groups.Put(t, g, 0), "group "+name)
+	return true, mapKV(s.saveGroup(t, g), "group "+name)
 }
 
 func (s *Service) importNew(t *kv.Txn, in ImportedUser) (*User, error) {

@@ -170,7 +170,7 @@ func (s *Service) UpdateGroup(ctx context.Context, name string, in GroupUpdate) 
 			g.RequireSecondFactor = *in.RequireSecondFactor
 		}
 		g.UpdatedAt = s.now().UTC()
-		if err := s.groups.Put(t, g, 0); err != nil {
+		if err := s.saveGroup(t, g); err != nil {
 			return mapKV(err, "group "+g.Name)
 		}
 		res.Group = g

@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // Secrets derives every key Clinch needs from SECRET_KEY_BASE: one for
@@ -21,6 +23,15 @@ type Secrets struct {
 	tokenKey []byte
 	encKey   []byte
 	aead     cipher.AEAD
+	// hashers reuses HMAC states: Hash runs on every /api/verify request,
+	// and a fresh state costs it nine allocations.
+	hashers sync.Pool // of *hasher
+}
+
+// hasher is a keyed HMAC state and a scratch buffer for the input.
+type hasher struct {
+	mac hash.Hash
+	buf []byte
 }
 
 // NewSecrets derives the keys from the base secret (at least 32 bytes).
@@ -77,9 +88,20 @@ func (s *Secrets) NewToken(prefix string) (token, hash string) {
 // key, base64url. Lookups by hash are the constant-time comparison: the
 // secret itself is never compared byte by byte.
 func (s *Secrets) Hash(token string) string {
-	m := hmac.New(sha256.New, s.tokenKey)
-	m.Write([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	h, _ := s.hashers.Get().(*hasher)
+	if h == nil {
+		h = &hasher{mac: hmac.New(sha256.New, s.tokenKey)}
+	}
+	h.mac.Reset()
+	h.buf = append(h.buf[:0], token...)
+	h.mac.Write(h.buf)
+	var sum [sha256.Size]byte
+	var out [44]byte // base64 of 32 bytes, unpadded: 43
+	base64.RawURLEncoding.Encode(out[:], h.mac.Sum(sum[:0]))
+	if cap(h.buf) <= 4096 {
+		s.hashers.Put(h)
+	}
+	return string(out[:base64.RawURLEncoding.EncodedLen(sha256.Size)])
 }
 
 // HasPrefix reports whether token looks like one of ours of that kind.

@@ -544,14 +544,14 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 		if err := s.deleteFactors(t, u.ID); err != nil {
 			return err
 		}
-		gs, err := s.groups.All(t)
+		gs, err := s.userGroups(t, u.ID)
 		if err != nil {
 			return err
 		}
 		for _, g := range gs {
 			if i := slices.Index(g.Members, u.ID); i >= 0 {
 				g.Members = slices.Delete(g.Members, i, i+1)
-				if err := s.groups.Put(t, g, 0); err != nil {
+				if err := s.saveGroup(t, g); err != nil {
 					return err
 				}
 			}

@@ -267,7 +267,7 @@ func (s *Service) setGroups(t *kv.Txn, userID string, names []string) (joined, l
 			continue
 		}
 		g.UpdatedAt = now
-		if err := s.groups.Put(t, g, 0); err != nil {
+		if err := s.saveGroup(t, g); err != nil {
 			return nil, nil, err
 		}
 	}

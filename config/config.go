@@ -35,6 +35,8 @@ type Config struct {
 	LogFormat      string // text | json
 	OIDCPrivateKey []byte
 	BcryptCost     int
+	// CacheMB is the verify cache's budget in MiB (CLINCH_CACHE_MB).
+	CacheMB        int
 	TrustedProxies []*net.IPNet
 	MetricsListen  string // "": /metrics is served on Listen
 	// SMTP is where mail goes; SMTP.Address "" sends none.
@@ -184,6 +186,10 @@ func Load(env Env, args []string, stderr io.Writer) (*Config, error) {
 			continue
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	cacheMB := *val["CLINCH_CACHE_MB"]
+	if c.CacheMB, err = strconv.Atoi(cacheMB); err != nil || c.CacheMB < 1 || c.CacheMB > 65536 {
+		problems = append(problems, fmt.Sprintf("CLINCH_CACHE_MB %q is not a number of MiB from 1 to 65536", cacheMB))
 	}
 	if c.MetricsListen = *val["CLINCH_METRICS_LISTEN"]; c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {

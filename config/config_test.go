@@ -19,7 +19,7 @@ func TestLoad_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":3000" || c.DataDir != "./storage" || c.Host.String() != "http://localhost:3000" || c.LogFormat != "text" || c.BcryptCost != 12 {
+	if c.Listen != ":3000" || c.DataDir != "./storage" || c.Host.String() != "http://localhost:3000" || c.LogFormat != "text" || c.BcryptCost != 12 || c.CacheMB != 64 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -43,13 +43,14 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 		"CLINCH_BCRYPT_COST":     "40",
 		"CLINCH_TRUSTED_PROXIES": "10.0.0.0/8, nope",
 		"CLINCH_AUDIT_RETENTION": "soon",
+		"CLINCH_CACHE_MB":        "0",
 	}
 	_, err := Load(envOf(env), nil, io.Discard)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("Load = %v, want *Error", err)
 	}
-	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "CLINCH_MAGIC_LINKS", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES", "CLINCH_AUDIT_RETENTION"} {
+	for _, name := range []string{"CLINCH_HOST", "CLINCH_LOG_FORMAT", "CLINCH_LOG_LEVEL", "FORCE_SSL", "CLINCH_MAGIC_LINKS", "SECRET_KEY_BASE", "CLINCH_LISTEN", "CLINCH_BCRYPT_COST", "CLINCH_TRUSTED_PROXIES", "CLINCH_AUDIT_RETENTION", "CLINCH_CACHE_MB"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("message does not name %s:\n%v", name, err)
 		}
@@ -136,7 +137,7 @@ func TestLoad_HelpListsEverySetting(t *testing.T) {
 		"CLINCH_LISTEN", "--listen", "CLINCH_DATA_DIR", "--data-dir", "CLINCH_HOST", "--host",
 		"CLINCH_COOKIE_DOMAIN", "--cookie-domain", "CLINCH_WEBAUTHN_RP_ID", "--webauthn-rp-id", "FORCE_SSL", "--force-ssl", "CLINCH_MAGIC_LINKS", "--magic-links",
 		"CLINCH_TRUSTED_PROXIES", "--trusted-proxies", "CLINCH_LOG_LEVEL", "--log-level",
-		"CLINCH_LOG_FORMAT", "--log-format", "CLINCH_BCRYPT_COST", "--bcrypt-cost",
+		"CLINCH_LOG_FORMAT", "--log-format", "CLINCH_BCRYPT_COST", "--bcrypt-cost", "CLINCH_CACHE_MB", "--cache-mb",
 		"SECRET_KEY_BASE", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY", "OIDC_PRIVATE_KEY_FILE",
 		"http://localhost:<port of CLINCH_LISTEN>",
 	} {

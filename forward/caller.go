@@ -136,8 +136,10 @@ func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Calle
 			return Caller{}, nil
 		}
 	} else {
+		// One read for the session and, unless cached, its user and
+		// groups: a miss is the common case with many live sessions.
 		gen := v.cache.generation()
-		sess, err := v.auth.SessionByID(ctx, id)
+		sess, u, groups, err := v.auth.SessionIdentity(ctx, id, func(uid string) bool { return v.cache.user(uid) == nil })
 		if errors.Is(err, auth.ErrNotFound) {
 			return Caller{}, nil
 		}
@@ -148,6 +150,10 @@ func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Calle
 		cr.lastTouch.Store(sess.LastActiveAt.UnixNano())
 		v.cache.put(gen, cr, now)
 		user = nil
+		if u != nil {
+			user = newIdentity(u, groups)
+			v.cache.putUser(gen, user)
+		}
 	}
 	if user == nil {
 		var err error

@@ -81,6 +81,9 @@ type Config struct {
 	// X-Forwarded-For says who the client is; access rules that name
 	// networks need the proxy that asks /api/verify among them.
 	TrustedProxies []*net.IPNet
+	// CacheBytes bounds the credential cache (CLINCH_CACHE_MB); 0 means
+	// DefaultCacheBytes.
+	CacheBytes int64
 }
 
 // touchEvery is how often activity on one credential is written.
@@ -138,7 +141,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
-		cache: newCache(), page: page, failures: newFailures(),
+		cache: newCache(cfg.CacheBytes), page: page, failures: newFailures(),
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -481,21 +484,6 @@ func (v *Verifier) writer() {
 				}
 			}
 		}
-	}
-}
-
-func (v *Verifier) write(t touch) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var err error
-	switch t.kind {
-	case credSession:
-		err = v.auth.TouchSession(ctx, t.id, t.at)
-	case credAPIKey:
-		err = v.auth.TouchAPIKey(ctx, t.id, t.at)
-	}
-	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		v.log.Warn("verify: record activity", "err", err)
 	}
 }
 

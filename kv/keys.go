@@ -9,7 +9,7 @@ package kv
 
 // SchemaVersion is the version of the key layout and record encoding. Bump it
 // together with a Migration in migrations.go.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Prefix is a key prefix. It always ends in '/'.
 type Prefix string
@@ -22,6 +22,7 @@ const (
 	PrefixUserByUsername  Prefix = "idx/user/username/"
 	PrefixGroup           Prefix = "group/" // group id → auth.Group
 	PrefixGroupByName     Prefix = "idx/group/name/"
+	PrefixGroupByMember   Prefix = "idx/group/member/" // user id/group id → nothing (since schema 3)
 	PrefixSession         Prefix = "session/"          // HMAC(token) → auth.Session, TTL
 	PrefixSessionByUser   Prefix = "idx/session/user/" // user id/HMAC → nothing, TTL
 	PrefixRateLimit       Prefix = "ratelimit/"        // bucket → counter, TTL

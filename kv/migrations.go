@@ -15,6 +15,7 @@ import (
 func migrations() []Migration {
 	return []Migration{
 		{From: 1, Name: "app allowlists by group id", Run: appAllowlistsByGroupID},
+		{From: 2, Name: "group membership index", Run: groupMembershipIndex},
 	}
 }
 
@@ -88,6 +89,40 @@ func appAllowlistsByGroupID(t *Txn) error {
 	}
 	for _, r := range out {
 		if err := t.Set(r.key, r.val, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupMembershipIndex writes PrefixGroupByMember "<user id>/<group id>"
+// for every member of every group (a group's "members" holds user ids), so
+// a user's groups are found without reading every group.
+func groupMembershipIndex(t *Txn) error {
+	var keys [][]byte
+	err := t.Scan([]byte(PrefixGroup), func(k, v []byte) error {
+		var g struct {
+			ID      string   `json:"id"`
+			Members []string `json:"members"`
+		}
+		if err := json.Unmarshal(v, &g); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if g.ID == "" {
+			g.ID = string(k[len(PrefixGroup):])
+		}
+		for _, uid := range g.Members {
+			if uid != "" {
+				keys = append(keys, PrefixGroupByMember.Key(uid+"/"+g.ID))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := t.Set(k, nil, 0); err != nil {
 			return err
 		}
 	}

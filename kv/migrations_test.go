@@ -3,6 +3,7 @@ package kv_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/clinchsso/clinch/kv"
@@ -11,6 +12,11 @@ import (
 // openAtSchema1 makes a store holding raw records as schema 1 wrote them,
 // closes it, and opens it again so the pending migrations run.
 func openAtSchema1(t *testing.T, records map[string]string) *kv.Store {
+	return openAtSchema(t, "1", records)
+}
+
+// openAtSchema is openAtSchema1 for any older schema.
+func openAtSchema(t *testing.T, schema string, records map[string]string) *kv.Store {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -24,7 +30,7 @@ func openAtSchema1(t *testing.T, records map[string]string) *kv.Store {
 				return err
 			}
 		}
-		return tx.Set(kv.PrefixMeta.Key("schema"), []byte("1"), 0)
+		return tx.Set(kv.PrefixMeta.Key("schema"), []byte(schema), 0)
 	})
 	s.Close()
 	if err != nil {
@@ -103,5 +109,35 @@ func TestMigration_AppAllowlistsByGroupID(t *testing.T) {
 	// Only apps are touched.
 	if _, raw := read("user/U1"); raw != `{"id":"U1","email":"a@example.com","allowed_groups":["not","an","app"]}` {
 		t.Errorf("a user record changed: %s", raw)
+	}
+}
+
+// Schema 3 indexes group membership by user (idx/group/member/<user
+// id>/<group id>), so verify reads a user's groups without reading every
+// group. A store written by schema 2 gains the index for every member.
+func TestMigration_GroupMembershipIndex(t *testing.T) {
+	s := openAtSchema(t, "2", map[string]string{
+		"group/G1":              `{"id":"G1","name":"staff","members":["U1","U2"]}`,
+		"idx/group/name/staff":  "G1",
+		"group/G2":              `{"id":"G2","name":"family","members":["U2"]}`,
+		"idx/group/name/family": "G2",
+		"group/G3":              `{"id":"G3","name":"empty"}`,
+		"idx/group/name/empty":  "G3",
+		"user/U1":               `{"id":"U1","email":"a@example.com"}`,
+		"user/U2":               `{"id":"U2","email":"b@example.com"}`,
+	})
+	var got []string
+	err := s.View(context.Background(), func(tx *kv.Txn) error {
+		return tx.Scan([]byte(kv.PrefixGroupByMember), func(k, _ []byte) error {
+			got = append(got, string(k[len(kv.PrefixGroupByMember):]))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"U1/G1", "U2/G1", "U2/G2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("membership index %q, want %q", got, want)
 	}
 }

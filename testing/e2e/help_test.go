@@ -26,7 +26,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, []string{"commands:"}},
 		{[]string{"serve", "--help"}, []string{
 			"CLINCH_LISTEN", "CLINCH_DATA_DIR", "CLINCH_HOST", "CLINCH_COOKIE_DOMAIN", "FORCE_SSL",
-			"CLINCH_TRUSTED_PROXIES", "CLINCH_LOG_LEVEL", "CLINCH_LOG_FORMAT", "CLINCH_BCRYPT_COST",
+			"CLINCH_TRUSTED_PROXIES", "CLINCH_LOG_LEVEL", "CLINCH_LOG_FORMAT", "CLINCH_BCRYPT_COST", "CLINCH_CACHE_MB",
 			"SECRET_KEY_BASE", "SECRET_KEY_BASE_FILE", "OIDC_PRIVATE_KEY", "OIDC_PRIVATE_KEY_FILE",
 		}},
 		{[]string{"serve", "-h"}, []string{"--listen", "--host", "--trusted-proxies"}},
