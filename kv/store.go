@@ -299,21 +299,7 @@ func (t *Txn) Delete(key []byte) error {
 // (prefix included) and a value that is only valid during the call. Returning
 // ErrStop from fn ends the scan early without error.
 func (t *Txn) Scan(prefix []byte, fn func(key, val []byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = prefix
-	it := t.t.NewIterator(opts)
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
-		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
-		if errors.Is(err, ErrStop) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.ScanFrom(prefix, prefix, fn)
 }
 
 // ScanFrom is Scan starting at the first key with the prefix that is
