@@ -209,3 +209,27 @@ func TestFailures_Bounded(t *testing.T) {
 		t.Error("a /64 rotating its addresses is not limited")
 	}
 }
+
+// A valid key that the app's groups refuse is not guessing: a client that
+// keeps asking for what it may not have is refused each time, and its
+// address is not blocked for its other, valid credentials.
+func TestVerify_RefusedValidKeyIsNotCountedAsAFailure(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	bobKey, _, err := f.svc.CreateAPIKey(ctx, "wiki", "bob@example.com", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	annKey, _, err := f.svc.CreateAPIKey(ctx, "wiki", "ann@example.com", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range failLimit + 5 {
+		if w := f.do(req{h: wiki("/"), bearer: bobKey}); w.Code != 401 {
+			t.Fatalf("bob's key, request %d: %d", i, w.Code)
+		}
+	}
+	if w := f.do(req{h: wiki("/"), bearer: annKey}); w.Code != 200 {
+		t.Errorf("ann's key from the same address after bob's refusals: %d, want 200", w.Code)
+	}
+}

@@ -277,10 +277,13 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 		// Every refusal of a bearer credential is 401 with its reason:
 		// API clients act on it, and a redirect or a 403 page means
 		// nothing to them.
-		if o == outBadToken || o == outForbidden {
+		reason := bearerReason(app, c, o)
+		// Only what looks like guessing counts against the address: a
+		// valid credential that the app's groups or rules refuse is not.
+		if reason == reasonInvalid || reason == reasonOtherApp {
 			v.failures.fail(failAddr, v.auth.Now())
 		}
-		bearerRefused(w, bearerReason(app, c, o))
+		bearerRefused(w, reason)
 		v.log.Debug("verify: refused", "app", app.Slug, "outcome", o.String())
 		return outBadToken
 	}
