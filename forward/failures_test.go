@@ -210,9 +210,10 @@ func TestFailures_Bounded(t *testing.T) {
 	}
 }
 
-// A valid key that the app's groups refuse is not guessing: a client that
-// keeps asking for what it may not have is refused each time, and its
-// address is not blocked for its other, valid credentials.
+// A valid key that the app's groups refuse, or that asks at an app the
+// admin deactivated, is not guessing: a client that keeps asking is
+// refused each time, and its address is not blocked for its other, valid
+// credentials.
 func TestVerify_RefusedValidKeyIsNotCountedAsAFailure(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -227,6 +228,10 @@ func TestVerify_RefusedValidKeyIsNotCountedAsAFailure(t *testing.T) {
 	for i := range failLimit + 5 {
 		if w := f.do(req{h: wiki("/"), bearer: bobKey}); w.Code != 401 {
 			t.Fatalf("bob's key, request %d: %d", i, w.Code)
+		}
+		// An app the admin deactivated is not the client's guess either.
+		if w := f.do(req{h: caddyHeaders("https", "old.example.com", "/"), bearer: annKey}); w.Code != 401 {
+			t.Fatalf("ann's key at the inactive app, request %d: %d", i, w.Code)
 		}
 	}
 	if w := f.do(req{h: wiki("/"), bearer: annKey}); w.Code != 200 {

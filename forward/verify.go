@@ -250,8 +250,13 @@ func (v *Verifier) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if app == nil || !app.Active {
 		v.log.Debug("verify: no active app for host", "host", t.Host)
 		if scheme == "bearer" {
-			v.failures.fail(failAddr, v.auth.Now())
-			bearerRefused(w, bearerReason(app, Caller{}, outNoApp))
+			// No app at all is a guess at hosts; an inactive one is the
+			// admin's doing, not the client's, and is not counted.
+			reason := bearerReason(app, Caller{}, outNoApp)
+			if reason == reasonOtherApp {
+				v.failures.fail(failAddr, v.auth.Now())
+			}
+			bearerRefused(w, reason)
 			return outBadToken
 		}
 		v.forbidden(w, r, "This address is not protected by any application in Clinch.")
