@@ -366,9 +366,19 @@ func (b badgerLogger) Errorf(f string, a ...any) {
 	}
 }
 func (b badgerLogger) Warningf(f string, a ...any) {
-	if b.l != nil {
-		b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+	if b.l == nil {
+		return
 	}
+	msg := fmt.Sprintf(f, a...)
+	// Badger reports its block cache's hit ratio as a warning every
+	// minute. Sessions are read by random keys, for which no block cache
+	// helps (the store keeps it small on purpose), so at a million
+	// sessions this would be a warning a minute about nothing to fix.
+	if strings.HasPrefix(msg, "Block cache might be too small") || strings.HasPrefix(msg, "Cache life expectancy") {
+		b.l.Debug(msg, "component", "badger")
+		return
+	}
+	b.l.Warn(msg, "component", "badger")
 }
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
