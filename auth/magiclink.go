@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/clinchsso/clinch/audit"
@@ -59,15 +58,10 @@ type magicRecord struct {
 // fails with a *RateLimitError when either is over its limit. Its cost and
 // answer do not depend on whether an account has the address.
 func (s *Service) LimitMagicLink(ctx context.Context, email, ip string) error {
-	now := s.now()
-	if err := s.hitWindow(ctx, ScopeMagicIP, ip, MagicIPRequests, MagicWindow, now); err != nil {
-		return err
-	}
-	subject, err := NormalizeEmail(email)
-	if err != nil {
-		subject = strings.ToLower(strings.TrimSpace(email))
-	}
-	return s.hitWindow(ctx, ScopeMagicAddress, subject, MagicAddressRequests, MagicWindow, now)
+	return s.limitMailedLink(ctx, email, ip, mailedLinkLimits{
+		ipScope: ScopeMagicIP, addressScope: ScopeMagicAddress,
+		perIP: MagicIPRequests, perAddress: MagicAddressRequests, window: MagicWindow,
+	})
 }
 
 // MagicRequest is the input to NewMagicLink.

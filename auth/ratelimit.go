@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clinchsso/clinch/kv"
@@ -215,4 +216,27 @@ func (s *Service) clearAttempts(ctx context.Context, subject string) error {
 	return s.store.Update(ctx, func(t *kv.Txn) error {
 		return t.Delete(s.limitKey(ScopeAccount, "", subject))
 	})
+}
+
+// mailedLinkLimits are the limits of one kind of link asked for by
+// address (password reset, sign-in link).
+type mailedLinkLimits struct {
+	ipScope, addressScope string
+	perIP, perAddress     uint32
+	window                time.Duration
+}
+
+// limitMailedLink counts one request for a link mailed to email from ip,
+// against the IP's limit and then the address's, whether or not an
+// account has the address (an unparsable one is counted as typed).
+func (s *Service) limitMailedLink(ctx context.Context, email, ip string, l mailedLinkLimits) error {
+	now := s.now()
+	if err := s.hitWindow(ctx, l.ipScope, ip, l.perIP, l.window, now); err != nil {
+		return err
+	}
+	subject, err := NormalizeEmail(email)
+	if err != nil {
+		subject = strings.ToLower(strings.TrimSpace(email))
+	}
+	return s.hitWindow(ctx, l.addressScope, subject, l.perAddress, l.window, now)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -54,15 +53,10 @@ type resetRecord struct {
 // with a *RateLimitError when either is over its limit. Its cost and answer
 // do not depend on whether an account has the address.
 func (s *Service) LimitPasswordReset(ctx context.Context, email, ip string) error {
-	now := s.now()
-	if err := s.hitWindow(ctx, ScopeResetIP, ip, ResetIPRequests, ResetWindow, now); err != nil {
-		return err
-	}
-	subject, err := NormalizeEmail(email)
-	if err != nil {
-		subject = strings.ToLower(strings.TrimSpace(email))
-	}
-	return s.hitWindow(ctx, ScopeResetAddress, subject, ResetAddressRequests, ResetWindow, now)
+	return s.limitMailedLink(ctx, email, ip, mailedLinkLimits{
+		ipScope: ScopeResetIP, addressScope: ScopeResetAddress,
+		perIP: ResetIPRequests, perAddress: ResetAddressRequests, window: ResetWindow,
+	})
 }
 
 // NewPasswordReset makes a reset token for the active user with the email.
