@@ -229,12 +229,18 @@ func (h *Handler) sendLater(r *http.Request, log *slog.Logger, what, userID stri
 func (h *Handler) sendWith(ctx context.Context, cancel context.CancelFunc, log *slog.Logger, what, userID string, msg mail.Message) {
 	h.sending.Go(func() {
 		defer cancel()
-		if err := h.mailer.Send(ctx, msg); err != nil {
-			log.Error(what+" mail not sent", "user_id", userID, "err", err)
-			return
-		}
-		log.Info(what+" mail sent", "user_id", userID)
+		h.queueMail(ctx, log, what, userID, msg)
 	})
+}
+
+// queueMail hands msg to the mail queue and logs the outcome with the
+// user id, never the address or the body.
+func (h *Handler) queueMail(ctx context.Context, log *slog.Logger, what, userID string, msg mail.Message) {
+	if err := h.mailer.Send(ctx, msg); err != nil {
+		log.Error(what+" mail not queued", "user_id", userID, "err", err)
+		return
+	}
+	log.Info(what+" mail queued", "user_id", userID)
 }
 
 func emailConfirmText(u *auth.User, newEmail, link string) string {

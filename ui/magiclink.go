@@ -129,11 +129,7 @@ func (h *Handler) sendMagicLink(ctx context.Context, log *slog.Logger, req auth.
 		log.Error("sign-in link mail", "user_id", u.ID, "err", err)
 		return
 	}
-	if err := h.mailer.Send(ctx, msg); err != nil {
-		log.Error("sign-in link mail not queued", "user_id", u.ID, "err", err)
-		return
-	}
-	log.Info("sign-in link mail queued", "user_id", u.ID)
+	h.queueMail(ctx, log, "sign-in link", u.ID, msg)
 }
 
 func (h *Handler) badMagicLink(w http.ResponseWriter, r *http.Request) {

@@ -128,11 +128,7 @@ func (h *Handler) sendReset(ctx context.Context, log *slog.Logger, email string)
 		log.Error("password reset mail", "user_id", u.ID, "err", err)
 		return
 	}
-	if err := h.mailer.Send(ctx, msg); err != nil {
-		log.Error("password reset mail not queued", "user_id", u.ID, "err", err)
-		return
-	}
-	log.Info("password reset mail queued", "user_id", u.ID)
+	h.queueMail(ctx, log, "password reset", u.ID, msg)
 }
 
 func (h *Handler) resetPage(p *page, token string) *page {
