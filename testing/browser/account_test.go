@@ -239,6 +239,31 @@ func TestAccountRevokeConnectedApp(t *testing.T) {
 		t.Errorf("refresh after revoking: %v, want invalid_grant", err)
 	}
 	// Consent was taken back too: the app has to ask again.
-	tab.Open(rp.authorize(nil).url)
+	again := rp.authorize(nil)
+	tab.Open(again.url)
 	consentPage(tab, "opening the app again after Revoke access")
+	tab.ClickAndWait(harness.Button("Allow"), rp.origin+"/cb")
+	tok, err = rp.conf.Exchange(rp.ctx, tab.URL().Query().Get("code"), oauth2.VerifierOption(again.pkce))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("the RP got no refresh token the second time (%v)", err)
+	}
+
+	// An admin takes the same access away from Dan's admin page.
+	st.clinch.MustCLI(t, password, "user", "create", "--email", "ada@example.com", "--username", "ada",
+		"--name", "Ada Admin", "--admin", "--password-stdin")
+	admin := st.fresh(t)
+	admin.Open("/admin/users?q=dan")
+	signIn(admin, "ada", "/admin/users")
+	admin.ClickAndWait(`document.querySelector('a[href^="/admin/users/"]:not([href="/admin/users/new"])')`, "")
+	if v := admin.Value("#edit-email"); v != "dan@example.com" {
+		t.Fatalf("the admin opened the page of %q, want Dan's", v)
+	}
+	admin.See("Applications signed in to (OIDC)", "Relying")
+	admin.ClickAndWait(harness.Button("Revoke access"), "")
+	admin.See("No application holds tokens for this user.")
+	if _, err := refresh(tok.RefreshToken); err == nil {
+		t.Fatal("the RP's refresh token still works after the admin's Revoke access")
+	} else if !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("refresh after the admin revoked: %v, want invalid_grant", err)
+	}
 }
