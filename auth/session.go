@@ -180,6 +180,45 @@ func (s *Service) SessionIdentity(ctx context.Context, id string, needUser func(
 	return sess, u, groups, nil
 }
 
+// SessionHead is what /api/verify keeps of a live session.
+type SessionHead struct {
+	ID           string
+	UserID       string
+	ACR          string
+	ExpiresAt    time.Time
+	LastActiveAt time.Time
+}
+
+// LiveSessions returns up to n live sessions whose ids sort after after
+// ("" starts at the first), in id order, read in one snapshot: a cache
+// that loads the store's sessions at start pages through them with it.
+func (s *Service) LiveSessions(ctx context.Context, after string, n int) ([]SessionHead, error) {
+	out := make([]SessionHead, 0, n)
+	start := kv.PrefixSession.Key(after + "\x00")
+	if after == "" {
+		start = kv.PrefixSession.Key("")
+	}
+	err := s.store.View(ctx, func(t *kv.Txn) error {
+		out = out[:0]
+		now := s.now()
+		return t.ScanFrom(kv.PrefixSession.Key(""), start, func(k, v []byte) error {
+			var head sessionHead
+			if err := json.Unmarshal(v, &head); err != nil {
+				return fmt.Errorf("auth: decode session: %w", err)
+			}
+			if now.Before(head.ExpiresAt) {
+				out = append(out, SessionHead{ID: string(k[len(kv.PrefixSession):]), UserID: head.UserID, ACR: head.ACR,
+					ExpiresAt: head.ExpiresAt, LastActiveAt: head.LastActiveAt})
+			}
+			if len(out) == n {
+				return kv.ErrStop
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // TouchSession records activity on a session. Callers coalesce: it writes.
 func (s *Service) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return s.store.Update(ctx, func(t *kv.Txn) error {

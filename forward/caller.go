@@ -45,7 +45,7 @@ func (v *Verifier) resolve(ctx context.Context, r *http.Request, t Target, app *
 		c, err := v.session(ctx, v.secrets.Hash(tok), now)
 		if err != nil || c.cred != nil && c.user != nil {
 			if err == nil {
-				v.burnOwnFATokens(ctx, r, t, c.cred.id)
+				v.burnOwnFATokens(ctx, r, t, c.sid)
 			}
 			return c, err
 		}
@@ -125,45 +125,100 @@ func faTokens(raw string) []string {
 	return out
 }
 
-// session resolves a session by id (its token's hash), from the cache or
-// the store.
+// session resolves a session by id (its token's hash), from the session
+// table or the store.
 func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Caller, error) {
-	c := Caller{via: viaSession}
-	cr, user := v.cache.get(id)
-	if cr != nil && cr.kind == credSession {
-		if !cr.valid(now) {
-			v.cache.drop(id)
-			return Caller{}, nil
-		}
-	} else {
-		// One read for the session and, unless cached, its user and
-		// groups: a miss is the common case with many live sessions.
-		gen := v.cache.generation()
-		sess, u, groups, err := v.auth.SessionIdentity(ctx, id, func(uid string) bool { return v.cache.user(uid) == nil })
-		if errors.Is(err, auth.ErrNotFound) {
-			return Caller{}, nil
-		}
-		if err != nil {
-			return Caller{}, err
-		}
-		cr = &cred{kind: credSession, id: sess.ID, userID: sess.UserID, acr: sess.ACR, expires: sess.ExpiresAt}
-		cr.lastTouch.Store(sess.LastActiveAt.UnixNano())
-		v.cache.put(gen, cr, now)
-		user = nil
-		if u != nil {
-			user = newIdentity(u, groups)
-			v.cache.putUser(gen, user)
+	key, keyed := sessionKey(id)
+	held := false
+	if keyed {
+		var h sessionHit
+		var ok bool
+		if h, ok, held = v.sessions.get(&key, now); ok {
+			user := h.ident
+			if user == nil {
+				var err error
+				if user, err = v.sessionUser(ctx, h.user, h.userID); err != nil || user == nil {
+					return Caller{}, err
+				}
+			}
+			if h.touch {
+				v.touchSession(id, now)
+			}
+			return Caller{via: viaSession, cred: h.cred, user: user, sid: id}, nil
 		}
 	}
-	if user == nil {
-		var err error
-		if user, err = v.identity(ctx, cr.userID); err != nil || user == nil {
-			return Caller{}, err
+	// One read for the session and, unless cached, its user and groups.
+	gen := v.sessions.generation()
+	asked := false
+	sess, u, groups, err := v.auth.SessionIdentity(ctx, id, func(uid string) bool {
+		asked = v.sessions.userOf(uid) == nil
+		return asked
+	})
+	if errors.Is(err, auth.ErrNotFound) {
+		if held {
+			v.sessions.drop(&key)
+		}
+		return Caller{}, nil
+	}
+	if err != nil {
+		return Caller{}, err
+	}
+	var user, fresh *identity
+	switch {
+	case u != nil:
+		user = newIdentity(u, groups)
+		fresh = user
+	case asked:
+		return Caller{}, nil // the session's user is gone
+	default:
+		if user = v.sessions.userOf(sess.UserID); user == nil {
+			// Changed since the read: read the user alone.
+			if user, err = v.identity(ctx, sess.UserID); err != nil || user == nil {
+				return Caller{}, err
+			}
 		}
 	}
-	v.touched(cr, now)
-	c.cred, c.user = cr, user
-	return c, nil
+	last := sess.LastActiveAt
+	due := now.Sub(last) >= touchEvery
+	if due {
+		last = now
+	}
+	if keyed {
+		v.sessions.put(gen, []sessionEntry{{key: key, userID: sess.UserID, acr: sess.ACR, expires: sess.ExpiresAt, lastActive: last}}, fresh, now, true)
+	}
+	if due {
+		v.touchSession(id, now)
+	}
+	return Caller{via: viaSession, cred: &cred{kind: credSession, id: id, userID: sess.UserID, acr: sess.ACR, expires: sess.ExpiresAt}, user: user, sid: id}, nil
+}
+
+// sessionUser reads the user of a cached session (their identity was
+// dropped by a change) and keeps it in the user's row.
+func (v *Verifier) sessionUser(ctx context.Context, row uint32, userID string) (*identity, error) {
+	gen := v.sessions.generation()
+	u, err := v.auth.User(ctx, userID)
+	if errors.Is(err, auth.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	groups, err := v.auth.UserGroups(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	id := newIdentity(u, groups)
+	v.sessions.setIdent(gen, row, id)
+	return id, nil
+}
+
+// touchSession queues an activity write for a session; a full queue drops
+// it, and the session's next request after touchEvery tries again.
+func (v *Verifier) touchSession(id string, now time.Time) {
+	select {
+	case v.touches <- touch{kind: credSession, id: id, at: now}:
+	default:
+	}
 }
 
 // identity returns the user's projection, reading it when not cached. A

@@ -24,6 +24,7 @@ type Caller struct {
 	via  via
 	cred *cred
 	user *identity // nil for nobody and for service identities
+	sid  string    // a session's id
 }
 
 // outcome is the verdict, and the value of clinch_verify_total's label.

@@ -98,8 +98,10 @@ type Verifier struct {
 	m       *verifyMetrics
 	tokens  AccessTokens
 	trusted []netip.Prefix
-	cache   *cache
-	page    *template.Template
+	cache   *cache // API keys, access tokens, Basic
+	// sessions holds the sessions, most of what verify sees (sessions.go).
+	sessions *sessionTable
+	page     *template.Template
 	// failures counts refused credentials per client address.
 	failures *failures
 
@@ -110,6 +112,7 @@ type Verifier struct {
 	touches chan touch
 	stop    chan struct{}
 	done    chan struct{}
+	loaded  chan struct{} // closed when loadSessions returns
 	closeMu sync.Once
 }
 
@@ -131,6 +134,10 @@ func New(cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forward: templates: %w", err)
 	}
+	budget := cfg.CacheBytes
+	if budget <= 0 {
+		budget = DefaultCacheBytes
+	}
 	var reg prometheus.Registerer = prometheus.NewRegistry()
 	if cfg.Metrics != nil {
 		reg = cfg.Metrics.Registry
@@ -141,10 +148,11 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
-		cache: newCache(cfg.CacheBytes), page: page, failures: newFailures(),
+		cache: newCache(budget / 16), sessions: newSessionTable(budget - budget/16), page: page, failures: newFailures(),
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		loaded:  make(chan struct{}),
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
@@ -160,6 +168,7 @@ func New(cfg Config) (*Verifier, error) {
 	v.appsGen.Store(1)
 	cfg.Auth.Subscribe(v.onChange)
 	go v.writer()
+	go v.loadSessions()
 	return v, nil
 }
 
@@ -178,6 +187,7 @@ func (v *Verifier) Close() error {
 	v.closeMu.Do(func() {
 		close(v.stop)
 		<-v.done
+		<-v.loaded
 	})
 	return nil
 }
@@ -187,6 +197,7 @@ func (v *Verifier) onChange(c auth.Change) {
 		v.appsGen.Add(1)
 	}
 	v.cache.evict(c)
+	v.sessions.evict(c)
 }
 
 // table returns the compiled apps, rebuilding them after a change.

@@ -58,6 +58,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.v.Close() })
+	<-f.v.loaded // an empty store: done at once, and tests may then swap the logger
 	must(t)(f.svc.CreateGroup(ctx, "staff", "", ""))
 	must(t)(f.svc.CreateUser(ctx, auth.NewUser{Email: "ann@example.com", Username: "ann", DisplayName: "Ann Example", Password: "correct horse", Groups: []string{"staff"}}))
 	must(t)(f.svc.CreateUser(ctx, auth.NewUser{Email: "bob@example.com", Password: "correct horse"}))
