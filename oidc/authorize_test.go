@@ -436,3 +436,25 @@ func TestAuthorize_SecondFactorRequired(t *testing.T) {
 		})
 	}
 }
+
+// A pending authorization lives pendingTTL: a person who comes back from
+// the sign-in page later than that starts again at the application,
+// rather than sending it a code for a request it has long given up on.
+func TestAuthorize_PendingAuthorizationExpires(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(false)
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, nil).Encode()))
+	id := u.Query().Get(PendingParam)
+	if id == "" {
+		t.Fatalf("went to %s, want /signin?authz=ID", u)
+	}
+	f.now = f.now.Add(pendingTTL + time.Second)
+	b.signIn()
+	if _, err := f.p.SignInStep(b.request("GET", u.String(), nil), id); !errors.Is(err, ErrNoPending) {
+		t.Fatalf("the sign-in page still continues an expired authorization: %v", err)
+	}
+	w := b.get(PathResume + "?authz=" + id)
+	if w.Code != http.StatusBadRequest || w.Header().Get("Location") != "" || !strings.Contains(w.Body.String(), "expired") {
+		t.Fatalf("resume after %s: %d %q", pendingTTL, w.Code, w.Header().Get("Location"))
+	}
+}
