@@ -436,3 +436,55 @@ func TestAuthorize_SecondFactorRequired(t *testing.T) {
 		})
 	}
 }
+
+// A pending authorization lives pendingTTL: a person who comes back from
+// the sign-in page later than that starts again at the application,
+// rather than sending it a code for a request it has long given up on.
+func TestAuthorize_PendingAuthorizationExpires(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(false)
+	u := location(t, b.get(PathAuthorize+"?"+f.authorizeQuery(f.app, nil).Encode()))
+	id := u.Query().Get(PendingParam)
+	if id == "" {
+		t.Fatalf("went to %s, want /signin?authz=ID", u)
+	}
+	f.now = f.now.Add(pendingTTL + time.Second)
+	b.signIn()
+	if _, err := f.p.SignInStep(b.request("GET", u.String(), nil), id); !errors.Is(err, ErrNoPending) {
+		t.Fatalf("the sign-in page still continues an expired authorization: %v", err)
+	}
+	w := b.get(PathResume + "?authz=" + id)
+	if w.Code != http.StatusBadRequest || w.Header().Get("Location") != "" || !strings.Contains(w.Body.String(), "expired") {
+		t.Fatalf("resume after %s: %d %q", pendingTTL, w.Code, w.Header().Get("Location"))
+	}
+}
+
+// end_session takes POST as well as GET (RP-Initiated Logout §2): a form
+// the RP's page posts, or its server's call, with the hint in the body.
+func TestEndSession_PostWithHint(t *testing.T) {
+	f := newFixture(t)
+	app, secret := f.newApp(auth.AppInput{Name: "Logout", SkipConsent: true, PostLogoutRedirectURIs: []string{"https://app.example.com/bye"}})
+	b := f.browser(true)
+	tok := b.cookies[web.SessionCookie]
+	idt := b.idToken(app, secret)
+	u := location(t, b.do(b.request("POST", PathEndSession, url.Values{"id_token_hint": {idt},
+		"post_logout_redirect_uri": {"https://app.example.com/bye"}, "state": {"p1"}})))
+	if u.String() != "https://app.example.com/bye?state=p1" {
+		t.Fatalf("POST end_session went to %s", u)
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, tok); err == nil {
+		t.Fatal("the session the hint names is alive after POST end_session")
+	}
+	// From the RP's server: no cookie, the hint in the body.
+	c := f.browser(true)
+	tok = c.cookies[web.SessionCookie]
+	idt = c.idToken(app, secret)
+	r := httptest.NewRequest("POST", PathEndSession, strings.NewReader(url.Values{"id_token_hint": {idt}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if w := f.do(r); w.Code != http.StatusOK {
+		t.Fatalf("server-to-server POST: %d", w.Code)
+	}
+	if _, err := f.svc.SessionByToken(f.ctx, tok); err == nil {
+		t.Fatal("the session the hint names is alive after a server-to-server POST")
+	}
+}

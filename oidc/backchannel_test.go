@@ -99,3 +99,79 @@ func TestDiscovery_AdvertisesBackchannelLogout(t *testing.T) {
 		t.Fatalf("discovery: %v", doc)
 	}
 }
+
+// Every way a session ends that issue 7 names reaches the app, not only a
+// sign-out: an admin disabling the user or setting their password, the
+// user changing their own password (the other browsers' sessions end), and
+// an admin signing out everyone. Each logout_token names the session the
+// app saw (the ID token's sid).
+func TestBackchannelLogout_EveryWayASessionEnds(t *testing.T) {
+	f := newFixture(t)
+	got := make(chan string, 8)
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.PostFormValue("logout_token")
+	}))
+	defer rp.Close()
+	app, secret := f.newApp(auth.AppInput{Name: "Listens", SkipConsent: true, BackchannelLogoutURI: rp.URL + "/bcl"})
+
+	for _, tt := range []struct {
+		name string
+		end  func(t *testing.T)
+	}{
+		{"disabled by an admin", func(t *testing.T) {
+			if _, err := f.svc.SetStatus(f.ctx, f.user.Email, auth.StatusDisabled); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.SetStatus(f.ctx, f.user.Email, auth.StatusActive); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"password set by an admin", func(t *testing.T) {
+			if _, err := f.svc.SetPassword(f.ctx, f.user.Email, "correct horse battery"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"password changed in another browser", func(t *testing.T) {
+			other := f.browser(true)
+			sess, err := f.svc.SessionByToken(f.ctx, other.cookies[web.SessionCookie])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.ChangePassword(f.ctx, auth.PasswordChange{Session: sess, Current: "correct horse battery",
+				New: "correct horse battery", IP: "127.0.0.1"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"admin signs out everyone", func(t *testing.T) {
+			if _, err := f.svc.SignOutEveryone(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := f.browser(true)
+			sid := claimsOf(t, b.idToken(app, secret))["sid"]
+			tt.end(t)
+			for {
+				select {
+				case lt := <-got:
+					payload, err := f.p.keys.Verify(lt)
+					if err != nil {
+						t.Fatalf("logout_token does not verify: %v", err)
+					}
+					var c map[string]any
+					if err := json.Unmarshal(payload, &c); err != nil {
+						t.Fatal(err)
+					}
+					if c["sid"] == sid && c["aud"] == app.ClientID {
+						return
+					}
+					// A session of another case (the password change's
+					// asking browser, ended later by sign out everyone).
+				case <-time.After(10 * time.Second):
+					t.Fatalf("no logout_token for the session (sid %v) the app saw", sid)
+				}
+			}
+		})
+	}
+}

@@ -57,6 +57,28 @@ func TestRPInitiatedLogoutEndsTheClinchSession(t *testing.T) {
 		tab.Shot("logout-confirmed")
 		signedOut(tab, `after "Sign out" on the confirmation page`)
 	})
+
+	// The confirmation's POST is answered with a redirect to the app's
+	// registered post-logout URI: Chromium applies the page's CSP
+	// form-action to that redirect, so it must allow the app's origin.
+	t.Run("without a hint, Sign out returns to the app's post-logout page", func(t *testing.T) {
+		st.user(t, "cai")
+		tab := st.fresh(t)
+		rp.signInAt(tab, rp.authorize(nil), "cai")
+		tab.Open(st.clinch.URL + "/oauth/end_session?" + url.Values{
+			"client_id":                {rp.client.ID},
+			"post_logout_redirect_uri": {rp.origin + "/bye"},
+			"state":                    {"bye-2"},
+		}.Encode())
+		tab.See("Sign out of Clinch?", "Relying asks")
+		tab.ClickAndWait(harness.Button("Sign out"), rp.origin+"/bye")
+		if s := tab.URL().Query().Get("state"); s != "bye-2" {
+			t.Errorf("the post-logout page got state=%q, want bye-2", s)
+		}
+		tab.See("Relying party: signed out")
+		tab.Shot("logout-confirm-bye")
+		signedOut(tab, `after "Sign out" on the confirmation page of an app's logout`)
+	})
 }
 
 // backchannelEvent is the member of a logout token's events claim that
