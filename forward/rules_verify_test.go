@@ -87,6 +87,9 @@ func TestClientAddr(t *testing.T) {
 		{"10.0.0.1:80", []string{"203.0.113.7"}, "203.0.113.7"},
 		{"10.0.0.1:80", []string{"1.2.3.4, 203.0.113.7"}, "203.0.113.7"},
 		{"10.0.0.1:80", []string{"203.0.113.7", "10.0.0.2"}, "203.0.113.7"},
+		// A client's own line before the one its proxy added (HAProxy adds
+		// a line rather than append): the lines are one list.
+		{"10.0.0.1:80", []string{"6.6.6.6", "203.0.113.7"}, "203.0.113.7"},
 		{"10.0.0.1:80", []string{"10.0.0.9, 10.0.0.2"}, "10.0.0.9"},
 		{"[::1]:80", []string{"::ffff:203.0.113.7"}, "203.0.113.7"},
 		{"10.0.0.1:80", nil, ""},

@@ -396,8 +396,8 @@ func TestVerify_AccessTokens(t *testing.T) {
 	}
 }
 
-// A cached token outlived its client: deactivating the client, or the
-// forward_auth app no longer accepting it, must refuse it on the very next
+// A cached token outlived its client: deactivating or deleting the client,
+// or the forward_auth app no longer accepting it, must refuse it on the very next
 // request, however the resolver would have answered.
 func TestVerify_CachedTokenDiesWithItsClient(t *testing.T) {
 	f := newFixture(t)
@@ -433,6 +433,21 @@ func TestVerify_CachedTokenDiesWithItsClient(t *testing.T) {
 	accept()
 	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
 		t.Errorf("token of a client no longer accepted: %d", w.Code)
+	}
+	// Deleted: refused on the next request although it was cached and the
+	// resolver still vouches.
+	if _, err := f.svc.UpdateApp(ctx, "grafana", func(a *auth.App) error { a.Active = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	accept(grafana.ID)
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 200 {
+		t.Fatalf("token of the client accepted again: %d", w.Code)
+	}
+	if err := f.svc.DeleteApp(ctx, "grafana"); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.do(req{h: wiki("/"), bearer: "cat_ann"}); w.Code != 401 {
+		t.Errorf("token of a deleted client: %d", w.Code)
 	}
 }
 

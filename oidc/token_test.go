@@ -396,7 +396,11 @@ func TestTokens_OutliveNeitherClientNorUser(t *testing.T) {
 				if f.userinfo(res.str("access_token")) == http.StatusOK {
 					t.Error("userinfo: the token still stands")
 				}
-				return
+				// Deactivating revoked the tokens, not only hid them:
+				// activating the client again does not bring them back.
+				if _, err := f.svc.UpdateApp(f.ctx, app.Slug, func(a *auth.App) error { a.Active = true; return nil }); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if st := f.tokenState(app, secret, res); st != dead {
 				t.Errorf("after %s: %+v, want every use refused", tt.name, st)

@@ -45,19 +45,28 @@ func TestSignIn_ConcurrentSignInsNeverAnswer500(t *testing.T) {
 	}
 }
 
-// A 70,000-byte login is refused as a client mistake, never 500, and
-// neither it nor a hex dump of it reaches the log.
+// A 70,000-byte login (and a 60,000-byte one, under the body cap) is
+// refused as a client mistake, never 500, and neither it nor a hex dump of
+// it reaches the log.
 func TestSignIn_HugeLoginIsRefusedNot500(t *testing.T) {
 	srv := harness.Start(t, harness.Options{})
 	createUser(t, srv.CLI, "ann@example.com")
-	huge := strings.Repeat("hugelogin", 70000/9)
-	resp, body := harness.TrySignIn(t, harness.NewClient(), srv, huge, "wrong password", "")
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusSeeOther {
-		t.Fatalf("70,000-byte login: %s, want a 4xx refusal\n%.500s", resp.Status, harness.Text(body))
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "clinch_session" && c.Value != "" {
-			t.Errorf("a refused sign-in set a session cookie")
+	// 70,000 bytes is the reviewer's request, now stopped by the 64 KiB
+	// body cap; 60,000 bytes fits under the cap and reaches the sign-in
+	// itself, which refuses a login over 254 bytes and says so.
+	for _, n := range []int{70000, 60000} {
+		huge := strings.Repeat("hugelogin", n/9)
+		resp, body := harness.TrySignIn(t, harness.NewClient(), srv, huge, "wrong password", "")
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusSeeOther {
+			t.Fatalf("%d-byte login: %s, want a 4xx refusal\n%.500s", n, resp.Status, harness.Text(body))
+		}
+		if n == 60000 && (resp.StatusCode != http.StatusBadRequest || !strings.Contains(harness.Text(body), "longer than 254 characters")) {
+			t.Errorf("%d-byte login: %s, want 400 saying the login is longer than 254 characters\n%.500s", n, resp.Status, harness.Text(body))
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == "clinch_session" && c.Value != "" {
+				t.Errorf("a refused sign-in set a session cookie")
+			}
 		}
 	}
 	log := srv.Log(t)
