@@ -274,6 +274,13 @@ func TestStepUpPage(t *testing.T) {
 	if err != nil || sess.ACR != "2" {
 		t.Fatalf("session after step-up: %+v, %v", sess, err)
 	}
+	// For a ForwardAuth app (where /api/verify sends a password-only
+	// session): back to the app with the fa_token hand-off of the new
+	// session.
+	e.advance(30 * time.Second)
+	app := "https://" + appHost + "/p"
+	want(t, c.get("/signin/step-up?rd="+url.QueryEscape(app)), 303, "/signin/second-factor")
+	want(t, c.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, app+"?fa_token=test")
 	// For a pending OIDC authorization: on to it afterwards.
 	e.advance(30 * time.Second)
 	want(t, c.get("/signin/step-up?authz=pa1"), 303, "/signin/second-factor")
