@@ -727,3 +727,38 @@ func TestSignIn_RehashIsNotAPasswordChange(t *testing.T) {
 		t.Fatalf("second factor after a rehash: %v", err)
 	}
 }
+
+// Joining a group that already requires a second factor (`clinch group
+// add-user`) signs out a member who has none, whose next sign-in then
+// sets one up, and keeps the sessions of one who has it.
+func TestAddToGroup_StrictGroupSignsOutWithoutSecondFactor(t *testing.T) {
+	f := newSignInFixture(t, 4)
+	ctx := context.Background()
+	ann := f.mfaUser(t, "ann@example.com")
+	cat := f.mfaUser(t, "cat@example.com")
+	f.enrol(t, cat)
+	for _, u := range []*auth.User{ann, cat} {
+		if _, _, err := f.svc.StartSession(ctx, u, "10.5.0.1", "test", false, "1", []string{"pwd"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.CreateGroup(ctx, "staff", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	if _, err := f.svc.UpdateGroup(ctx, "staff", auth.GroupUpdate{RequireSecondFactor: &on}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*auth.User{ann, cat} {
+		if err := f.svc.AddToGroup(ctx, "staff", u.Email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.sessionsOf(t, ann.ID)); n != 0 {
+		t.Errorf("ann, without a second factor, has %d sessions after joining", n)
+	}
+	if n := len(f.sessionsOf(t, cat.ID)); n != 1 {
+		t.Errorf("cat, with TOTP, has %d sessions after joining, want 1", n)
+	}
+	f.password(t, ann.Email, "10.5.0.2", auth.StepSetupTOTP)
+}

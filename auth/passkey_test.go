@@ -59,6 +59,13 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func newPasskeyFixture(t *testing.T) *passkeyFixture {
 	t.Helper()
+	return newPasskeyFixtureAt(t, pkRPID)
+}
+
+// newPasskeyFixtureAt is newPasskeyFixture with another RP ID (the origin
+// stays pkOrigin), as CLINCH_WEBAUTHN_RP_ID sets it.
+func newPasskeyFixtureAt(t *testing.T, rpID string) *passkeyFixture {
+	t.Helper()
 	ctx := context.Background()
 	sec, err := auth.NewSecrets([]byte(strings.Repeat("p", 32)))
 	if err != nil {
@@ -71,7 +78,7 @@ func newPasskeyFixture(t *testing.T) *passkeyFixture {
 	f.svc, err = auth.New(auth.Config{
 		Store: f.store, Secrets: sec, BcryptCost: 4, Now: f.clock, Audit: f.audit,
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
-		Passkeys: auth.PasskeyConfig{RPID: pkRPID, Origin: pkOrigin},
+		Passkeys: auth.PasskeyConfig{RPID: rpID, Origin: pkOrigin},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -677,5 +684,42 @@ func TestPasskey_Off(t *testing.T) {
 	}
 	if _, err := s.BeginPasskeySignIn(context.Background(), "b", "10.0.0.1"); !errors.Is(err, auth.ErrPasskeysOff) {
 		t.Fatalf("= %v", err)
+	}
+}
+
+// With CLINCH_WEBAUTHN_RP_ID set to a parent domain, passkeys are made for
+// that domain and sign in from CLINCH_HOST's origin; an answer made for
+// CLINCH_HOST's own host as RP ID, or from a sibling origin under the
+// parent domain, is refused.
+func TestPasskey_ParentDomainRPID(t *testing.T) {
+	ctx := context.Background()
+	f := newPasskeyFixtureAt(t, "example.com")
+	ch, err := f.svc.BeginPasskeyRegistration(ctx, f.ann, f.annSess, pkPassword, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(ch.Options, []byte(`"id":"example.com"`)) {
+		t.Fatalf("registration options = %s; want rp.id example.com", ch.Options)
+	}
+	p := f.mustRegister(t)
+	if k := f.key.Keys(); len(k) != 1 || k[0].RPID != "example.com" {
+		t.Fatalf("the authenticator holds %+v; want one key for example.com", k)
+	}
+	for _, tt := range []struct {
+		name string
+		ans  passkeytest.Answer
+	}{
+		{"for the host as RP ID", passkeytest.Answer{RPID: pkRPID}},
+		{"from a sibling origin", passkeytest.Answer{Origin: "https://app.example.com"}},
+	} {
+		ch := f.begin(t)
+		if _, err := f.signIn(ch, answer(t, f.key, ch, tt.ans), "10.40.0.1"); !errors.Is(err, auth.ErrPasskeyRefused) {
+			t.Errorf("%s: %v, want refused", tt.name, err)
+		}
+	}
+	ch = f.begin(t)
+	sess, err := f.signIn(ch, answer(t, f.key, ch, passkeytest.Answer{}), "10.40.0.2")
+	if err != nil || sess.UserID != f.ann.ID || sess.ACR != "2" {
+		t.Fatalf("passwordless sign-in with the parent-domain passkey %s: %+v, %v", p.ID, sess, err)
 	}
 }

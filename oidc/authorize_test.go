@@ -303,7 +303,8 @@ func TestDiscovery_AdvertisesWhatIsImplemented(t *testing.T) {
 			t.Fatalf("%s: %d", path, w.Code)
 		}
 		for _, want := range []string{`"issuer":"http://localhost:3000"`, `"code_challenge_methods_supported":["S256"]`,
-			`"response_types_supported":["code"]`, `"subject_types_supported":["pairwise"]`} {
+			`"response_types_supported":["code"]`, `"subject_types_supported":["pairwise"]`,
+			`"acr_values_supported":["1","2"]`, `"acr","amr"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s lacks %s", path, want)
 			}

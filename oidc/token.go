@@ -441,9 +441,10 @@ func (p *Provider) refreshTokens(ctx context.Context, app *auth.App, tr *tokenRe
 		grant   *grantRecord
 		revoked []string
 		e       *Error
+		stepUp  bool
 	)
 	err := p.store.Update(ctx, func(t *kv.Txn) error {
-		out, grant, revoked, e = nil, nil, nil, nil
+		out, grant, revoked, e, stepUp = nil, nil, nil, nil, false
 		rt, err := p.refresh.Get(t, hash)
 		if errors.Is(err, kv.ErrNotFound) || err == nil && !now.Before(rt.ExpiresAt) {
 			e = oerr(ErrInvalidGrant, "the refresh token is not valid or has expired")
@@ -471,6 +472,15 @@ func (p *Provider) refreshTokens(ctx context.Context, app *auth.App, tr *tokenRe
 		if err != nil {
 			return err
 		}
+		if app.RequireSecondFactor && !auth.SecondFactorDone(g.ACR) {
+			// The app came to require a second factor after this grant
+			// was made with a password alone: it ends, and the app sends
+			// the person back through authorize, where the step-up is.
+			stepUp = true
+			revoked, err = p.revokeGrant(t, g.ID)
+			e = oerr(ErrInvalidGrant, "this application now requires a second factor; sign in again")
+			return err
+		}
 		scopes := rt.Scopes
 		if tr.ScopeGiven {
 			asked := strings.Fields(tr.Scope)
@@ -496,7 +506,10 @@ func (p *Provider) refreshTokens(ctx context.Context, app *auth.App, tr *tokenRe
 		return nil, oerr(ErrServerError, "")
 	}
 	if e != nil {
-		if len(revoked) > 0 {
+		switch {
+		case stepUp:
+			p.log.Info("oidc: refresh refused: the app requires a second factor and the grant was made without one; grant revoked", "client_id", app.ClientID, "tokens_revoked", len(revoked))
+		case len(revoked) > 0:
 			p.log.Warn("oidc: refresh token replayed; family revoked", "client_id", app.ClientID, "tokens_revoked", len(revoked))
 		}
 		return nil, e

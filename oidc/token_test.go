@@ -496,3 +496,36 @@ func TestGrants_ListAndSignOutEveryone(t *testing.T) {
 		t.Fatalf("%d grants left", len(gs))
 	}
 }
+
+// An app that comes to require a second factor after a grant was made
+// with a password alone refuses that grant's refresh token and ends the
+// grant with its access token; the RP must send the person through
+// authorize, where the step-up is. A grant made with a second factor
+// refreshes on, with acr "2".
+func TestRefresh_AppNowRequiringSecondFactor(t *testing.T) {
+	f := newFixture(t)
+	weak := f.exchange2(f.app, f.secret) // f.cookie was made with a password alone
+	_, tok, err := f.svc.StartSession(f.ctx, f.user, "127.0.0.1", "test", false, auth.ACRSecondFactor, []string{"pwd", "otp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cookie = tok
+	strong := f.exchange2(f.app, f.secret)
+	if f.userinfo(weak.str("access_token")) != 200 {
+		t.Fatal("the password-only grant's access token did not work before the change")
+	}
+	if _, err := f.svc.UpdateApp(f.ctx, f.app.Slug, func(a *auth.App) error { a.RequireSecondFactor = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, f.refreshWith(weak.str("refresh_token")), 400, ErrInvalidGrant)
+	if code := f.userinfo(weak.str("access_token")); code != 401 {
+		t.Errorf("the refused grant's access token at userinfo: %d, want 401", code)
+	}
+	res := f.refreshWith(strong.str("refresh_token"))
+	if res.status != 200 {
+		t.Fatalf("refresh of the second-factor grant: %d %v", res.status, res.body)
+	}
+	if c := claimsOf(t, res.str("id_token")); c["acr"] != "2" {
+		t.Errorf("refreshed ID token acr %v, want 2", c["acr"])
+	}
+}

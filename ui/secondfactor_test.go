@@ -1,13 +1,20 @@
 package ui
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"html"
+	"image/color"
+	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
 
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/auth/authtest"
@@ -42,6 +49,50 @@ func (e *env) enrol(c *client) string {
 	}
 	e.advance(time.Minute)
 	return secret
+}
+
+var qrRE = regexp.MustCompile(`src="data:image/png;base64,([^"]+)"`)
+
+// pageQR checks that the set-up page's QR code is a PNG of the otpauth://
+// URI an authenticator app needs: issuer "Clinch (HOST)", the account, and
+// the very secret the page shows as text.
+func pageQR(t *testing.T, r resp, host, account, secret string) {
+	t.Helper()
+	m := qrRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("the set-up page has no QR code image:\n%s", r.body)
+	}
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the QR code is not a PNG: %v", err)
+	}
+	uri, err := auth.TOTPKeyURI("Clinch ("+host+")", account, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := k.Image(240, 240)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("QR code of %v, want %v", got.Bounds(), want.Bounds())
+	}
+	b := want.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.GrayModel.Convert(got.At(x, y)) != color.GrayModel.Convert(want.At(x, y)) {
+				t.Fatalf("the QR code is not that of %s (first difference at %d,%d)", uri, x, y)
+			}
+		}
+	}
 }
 
 func (c *client) cookie(name string) *http.Cookie {
@@ -166,6 +217,7 @@ func TestSetupTOTP_PostedSecretIgnored(t *testing.T) {
 	page := c.get("/signin/setup-totp")
 	want(t, page, 200, "")
 	shown := pageSecret(t, page)
+	pageQR(t, page, "127.0.0.1", "bob@example.com", shown)
 	if !strings.Contains(page.body, "requires two-step verification") {
 		t.Errorf("the set-up page does not say why:\n%s", page.body)
 	}
@@ -212,6 +264,7 @@ func TestSecurityPage(t *testing.T) {
 	}
 	first := c.get("/account/security/totp")
 	secret := pageSecret(t, first)
+	pageQR(t, first, "127.0.0.1", "bob@example.com", secret)
 	if again := pageSecret(t, c.get("/account/security/totp")); again != secret {
 		t.Error("reloading the set-up page offers another secret")
 	}
@@ -274,6 +327,13 @@ func TestStepUpPage(t *testing.T) {
 	if err != nil || sess.ACR != "2" {
 		t.Fatalf("session after step-up: %+v, %v", sess, err)
 	}
+	// For a ForwardAuth app (where /api/verify sends a password-only
+	// session): back to the app with the fa_token hand-off of the new
+	// session.
+	e.advance(30 * time.Second)
+	app := "https://" + appHost + "/p"
+	want(t, c.get("/signin/step-up?rd="+url.QueryEscape(app)), 303, "/signin/second-factor")
+	want(t, c.post("/signin/second-factor", url.Values{"code": {authtest.TOTP(t, secret, e.clock())}}), 303, app+"?fa_token=test")
 	// For a pending OIDC authorization: on to it afterwards.
 	e.advance(30 * time.Second)
 	want(t, c.get("/signin/step-up?authz=pa1"), 303, "/signin/second-factor")
