@@ -17,6 +17,7 @@ import (
 	"github.com/clinchsso/clinch/auth"
 	"github.com/clinchsso/clinch/config"
 	"github.com/clinchsso/clinch/control"
+	"github.com/clinchsso/clinch/fastpath"
 	"github.com/clinchsso/clinch/forward"
 	"github.com/clinchsso/clinch/kv"
 	"github.com/clinchsso/clinch/mail/outbox"
@@ -338,8 +339,12 @@ func (a *app) serve(ctx context.Context) error {
 		log.Warn("no users yet: open the first-run wizard to create the admin account; from another machine it asks for this setup code",
 			"url", site.URL("/signup"), "setup_code", setupCode)
 	}
+	// Connections that ask only for /api/verify, as proxies' are, are
+	// answered by the fast path; any other request moves its connection
+	// to srv (fastpath's package comment says why and how).
+	front := &fastpath.Server{Path: forward.Path, Handler: verifier, HTTP: srv, Logger: log}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- front.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -347,7 +352,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err = front.Shutdown(sctx)
 	pages.WaitMail(sctx)
 	os.Remove(control.SocketPath(cfg.DataDir))
 	return err
