@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/clinchsso/clinch/adminapi"
@@ -165,11 +167,26 @@ func (a *app) serve(ctx context.Context) error {
 		kinds = append(kinds, string(k))
 	}
 	m.AuditKinds(kinds...)
+	// Counting reads every session in the store (a second and the store's
+	// pages back in RSS with a million): one count a minute answers every
+	// scrape in it.
+	var (
+		countMu   sync.Mutex
+		countedAt time.Time
+		counted   float64
+	)
 	m.SetActiveSessions(func() float64 {
+		countMu.Lock()
+		defer countMu.Unlock()
+		if time.Since(countedAt) < time.Minute {
+			return counted
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, _ := a.auth.CountActiveSessions(ctx)
-		return float64(n)
+		if n, err := a.auth.CountActiveSessions(ctx); err == nil {
+			counted, countedAt = float64(n), time.Now()
+		}
+		return counted
 	})
 
 	// The provider draws its error pages with the site's look, and the
@@ -187,7 +204,21 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer provider.Close()
 
-	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider, TrustedProxies: cfg.TrustedProxies, CacheBytes: int64(cfg.CacheMB) << 20})
+	verifier, err := forward.New(forward.Config{Auth: a.auth, Secrets: a.secrets, Site: site, Metrics: m, Logger: log, Tokens: provider, TrustedProxies: cfg.TrustedProxies, CacheBytes: int64(cfg.CacheMB) << 20,
+		SessionsLoaded: func(n int) {
+			if n < 100_000 {
+				return
+			}
+			// Loading read a large part of the store: its pages are mapped
+			// into Clinch and the decoding left garbage of about that size.
+			// Both are given back now rather than counted in RSS for good.
+			released, err := a.store.ReleaseMappedPages()
+			if err != nil {
+				log.Warn("release the store's mapped pages", "err", err)
+			}
+			debug.FreeOSMemory()
+			log.Info("memory given back after loading sessions", "mapped_mib", released>>20)
+		}})
 	if err != nil {
 		return err
 	}

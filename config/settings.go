@@ -29,7 +29,7 @@ func settings() []setting {
 		{env: "CLINCH_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error"},
 		{env: "CLINCH_LOG_FORMAT", flag: "log-format", def: "text", help: "text or json"},
 		{env: "CLINCH_BCRYPT_COST", flag: "bcrypt-cost", def: "12", help: "bcrypt cost for new password hashes, 4-16"},
-		{env: "CLINCH_CACHE_MB", flag: "cache-mb", def: "64", help: "memory for /api/verify's cache of sessions, keys and users, in MiB (1-65536); past it, the least used are read from the store again"},
+		{env: "CLINCH_CACHE_MB", flag: "cache-mb", def: "64", help: "memory for /api/verify's sessions (40 bytes each: 64 MiB holds over a million), keys and users, in MiB (1-65536); loaded from the store at start; past it, the least used are read from the store again"},
 		{env: "CLINCH_METRICS_LISTEN", flag: "metrics-listen", shownDefault: "none: /metrics on CLINCH_LISTEN", help: "serve /metrics only at this address (e.g. 127.0.0.1:9959); CLINCH_LISTEN then answers 404 for it"},
 		{env: "CLINCH_AUDIT_RETENTION", flag: "audit-retention", def: "90d", help: "how long audit events are kept: days (90d) or a Go duration (720h), at least 1h"},
 		{env: "CLINCH_MAGIC_LINKS", flag: "magic-links", def: "true", help: "offer \"Email me a sign-in link\" on the sign-in page (needs SMTP_ADDRESS); false turns sign-in links off"},

@@ -14,7 +14,7 @@ type verifyMetrics struct {
 	duration prometheus.Histogram
 }
 
-func newVerifyMetrics(reg prometheus.Registerer) (*verifyMetrics, error) {
+func newVerifyMetrics(reg prometheus.Registerer, sessions *sessionTable) (*verifyMetrics, error) {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "clinch_verify_total",
 		Help: "ForwardAuth /api/verify answers by outcome.",
@@ -28,6 +28,13 @@ func newVerifyMetrics(reg prometheus.Registerer) (*verifyMetrics, error) {
 		return nil, fmt.Errorf("forward: register metrics: %w", err)
 	}
 	if err := reg.Register(hist); err != nil {
+		return nil, fmt.Errorf("forward: register metrics: %w", err)
+	}
+	cached := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "clinch_verify_sessions_in_memory",
+		Help: "Sessions /api/verify holds in memory (CLINCH_CACHE_MB bounds them; after a start they are loaded from the store in the background).",
+	}, func() float64 { return float64(sessions.count()) })
+	if err := reg.Register(cached); err != nil {
 		return nil, fmt.Errorf("forward: register metrics: %w", err)
 	}
 	m := &verifyMetrics{duration: hist}

@@ -102,6 +102,13 @@ func newSessionTable(budget int64) *sessionTable {
 	}
 }
 
+// count is how many sessions the table holds.
+func (t *sessionTable) count() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.live
+}
+
 func (t *sessionTable) generation() uint64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -279,6 +286,17 @@ func (t *sessionTable) room(sec uint32, evict bool) bool {
 	return true
 }
 
+// reserve makes room for n sessions at once, within the budget, so that
+// loading a million does not copy the array at every doubling.
+func (t *sessionTable) reserve(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	want := min((t.live+n)*4/3+16, int((t.budget-t.userBytes)/slotBytes))
+	if want > len(t.slots) {
+		t.resize(want)
+	}
+}
+
 func (t *sessionTable) resize(n int) {
 	old := t.slots
 	t.slots = make([]sessionSlot, n)
@@ -422,6 +440,9 @@ func (v *Verifier) loadSessions() {
 		}
 	}()
 	start := time.Now()
+	if total, err := v.auth.CountActiveSessions(ctx); err == nil {
+		v.sessions.reserve(total)
+	}
 	after, n, retries := "", 0, 0
 	for ctx.Err() == nil {
 		gen := v.sessions.generation()
@@ -447,6 +468,9 @@ func (v *Verifier) loadSessions() {
 		n += len(es)
 		if full || len(page) < loadPage {
 			v.log.Info("verify: sessions loaded into memory", "sessions", n, "full", full, "took", time.Since(start).Round(time.Millisecond).String())
+			if v.onLoad != nil {
+				v.onLoad(n)
+			}
 			return
 		}
 		after = page[len(page)-1].ID

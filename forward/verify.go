@@ -84,6 +84,9 @@ type Config struct {
 	// CacheBytes bounds the credential cache (CLINCH_CACHE_MB); 0 means
 	// DefaultCacheBytes.
 	CacheBytes int64
+	// SessionsLoaded, when set, is called once the live sessions of the
+	// store have been loaded into memory after the start, with how many.
+	SessionsLoaded func(n int)
 }
 
 // touchEvery is how often activity on one credential is written.
@@ -113,6 +116,7 @@ type Verifier struct {
 	stop    chan struct{}
 	done    chan struct{}
 	loaded  chan struct{} // closed when loadSessions returns
+	onLoad  func(n int)
 	closeMu sync.Once
 }
 
@@ -142,17 +146,19 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Metrics != nil {
 		reg = cfg.Metrics.Registry
 	}
-	m, err := newVerifyMetrics(reg)
+	sessions := newSessionTable(budget - budget/16)
+	m, err := newVerifyMetrics(reg, sessions)
 	if err != nil {
 		return nil, err
 	}
 	v := &Verifier{
 		auth: cfg.Auth, secrets: cfg.Secrets, site: cfg.Site, log: cfg.Logger, m: m, tokens: cfg.Tokens,
-		cache: newCache(budget / 16), sessions: newSessionTable(budget - budget/16), page: page, failures: newFailures(),
+		cache: newCache(budget / 16), sessions: sessions, page: page, failures: newFailures(),
 		touches: make(chan touch, 1024),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		loaded:  make(chan struct{}),
+		onLoad:  cfg.SessionsLoaded,
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)

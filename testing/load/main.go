@@ -322,9 +322,14 @@ func (l *load) table(sessions int, access string, flood int) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		fillNote = note
-		// RSS after the fill: the server restarted on the filled store
-		// and answered a first round of requests.
+		// RSS after the fill: the server restarted on the filled store,
+		// answered a first round of requests, and loaded the sessions
+		// into memory in the background.
+		took, err := l.srv.waitLoaded(n, 3*time.Minute)
+		if err != nil {
+			return false, err
+		}
+		fillNote = note + fmt.Sprintf("; after the restart, all %d in memory within %s", n, took.Round(100*time.Millisecond))
 		fillMem = rss(l.srv.pid())
 		for _, a := range accesses {
 			seq := filepath.Join(l.tmp, "seq-"+a)

@@ -25,6 +25,7 @@ type server struct {
 	dataDir string
 	secret  string
 	cmd     *exec.Cmd
+	ready   time.Time // when the running server first answered
 }
 
 func newServer(binary, tmp string, pin []string, extraEnv ...string) *server {
@@ -47,7 +48,9 @@ func (s *server) start() error {
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	return waitHTTP("http://"+s.addr+"/readyz", 120*time.Second)
+	err := waitHTTP("http://"+s.addr+"/readyz", 120*time.Second)
+	s.ready = time.Now()
+	return err
 }
 
 func (s *server) stop() {
@@ -168,4 +171,33 @@ func cpuTime(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// waitLoaded waits until the server holds n sessions in memory (its
+// clinch_verify_sessions_in_memory gauge), and says how long that took
+// it became ready.
+func (s *server) waitLoaded(n int, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	c := &http.Client{Timeout: 5 * time.Second}
+	last := -1.0
+	for time.Since(start) < limit {
+		resp, err := c.Get(s.base() + "/metrics")
+		if err == nil {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if v, ok := strings.CutPrefix(sc.Text(), "clinch_verify_sessions_in_memory "); ok {
+					last, _ = strconv.ParseFloat(v, 64)
+				}
+			}
+			resp.Body.Close()
+		}
+		if last >= float64(n) {
+			took := time.Since(s.ready)
+			// The server gives memory back right after the load.
+			time.Sleep(3 * time.Second)
+			return took, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("after %s the server holds %.0f sessions in memory, want %d", limit, last, n)
 }
