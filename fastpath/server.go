@@ -196,14 +196,18 @@ func (c *conn) serve() {
 	defer cancel()
 	remote := c.nc.RemoteAddr().String()
 	srv := c.s.HTTP
-	for {
+	for first := true; ; first = false {
 		if c.br.Buffered() == 0 {
 			c.idle.Store(true)
 			if c.s.shutting.Load() {
 				return
 			}
-			if srv.IdleTimeout > 0 {
-				c.nc.SetReadDeadline(time.Now().Add(srv.IdleTimeout))
+			// A new connection has the header timeout to send its first
+			// request, as with net/http; a kept-alive one the idle timeout.
+			if wait := srv.IdleTimeout; first && srv.ReadHeaderTimeout > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(srv.ReadHeaderTimeout))
+			} else if wait > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(wait))
 			}
 			if _, err := c.br.Peek(1); err != nil {
 				return

@@ -47,7 +47,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 
 // servers starts net/http alone and the fast path in front of net/http,
 // both with echo; the fast path's answers carry X-Fast.
-func servers(t *testing.T) (plain, fast string, s *Server) {
+func servers(t *testing.T, configure ...func(*http.Server)) (plain, fast string, s *Server) {
 	t.Helper()
 	hs := &http.Server{Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
 	ln1, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,6 +64,9 @@ func servers(t *testing.T) (plain, fast string, s *Server) {
 			echo(w, r)
 		}),
 		HTTP: &http.Server{Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second},
+	}
+	for _, f := range configure {
+		f(s.HTTP)
 	}
 	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -271,8 +274,7 @@ func TestServer_ShutdownClosesIdleConnections(t *testing.T) {
 // A client that stops sending in the middle of a head is cut off at the
 // header timeout, as net/http would.
 func TestServer_SlowHeadIsCutOff(t *testing.T) {
-	_, fast, s := servers(t)
-	s.HTTP.ReadHeaderTimeout = 200 * time.Millisecond
+	_, fast, _ := servers(t, func(h *http.Server) { h.ReadHeaderTimeout = 200 * time.Millisecond })
 	c, err := net.Dial("tcp", fast)
 	if err != nil {
 		t.Fatal(err)
@@ -334,4 +336,21 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A new connection that sends nothing is closed at the header timeout,
+// not kept for the idle timeout.
+func TestServer_SilentNewConnectionIsCutOff(t *testing.T) {
+	_, fast, _ := servers(t, func(h *http.Server) { h.ReadHeaderTimeout = 200 * time.Millisecond }) // IdleTimeout stays 5 s
+	c, err := net.Dial("tcp", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Before the idle timeout: a read that times out here means the
+	// connection was kept.
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("silent connection: %v, want it closed", err)
+	}
 }
