@@ -196,6 +196,16 @@ func (v *Verifier) session(ctx context.Context, id string, now time.Time) (Calle
 // dropped by a change) and keeps it in the user's row.
 func (v *Verifier) sessionUser(ctx context.Context, row uint32, userID string) (*identity, error) {
 	gen := v.sessions.generation()
+	id, err := v.readIdentity(ctx, userID)
+	if id != nil {
+		v.sessions.setIdent(gen, row, id)
+	}
+	return id, err
+}
+
+// readIdentity reads a user's projection from the store; a user who is
+// gone is nil.
+func (v *Verifier) readIdentity(ctx context.Context, userID string) (*identity, error) {
 	u, err := v.auth.User(ctx, userID)
 	if errors.Is(err, auth.ErrNotFound) {
 		return nil, nil
@@ -207,9 +217,7 @@ func (v *Verifier) sessionUser(ctx context.Context, row uint32, userID string) (
 	if err != nil {
 		return nil, err
 	}
-	id := newIdentity(u, groups)
-	v.sessions.setIdent(gen, row, id)
-	return id, nil
+	return newIdentity(u, groups), nil
 }
 
 // touchSession queues an activity write for a session; a full queue drops
@@ -228,20 +236,11 @@ func (v *Verifier) identity(ctx context.Context, userID string) (*identity, erro
 		return id, nil
 	}
 	gen := v.cache.generation()
-	u, err := v.auth.User(ctx, userID)
-	if errors.Is(err, auth.ErrNotFound) {
-		return nil, nil
+	id, err := v.readIdentity(ctx, userID)
+	if id != nil {
+		v.cache.putUser(gen, id)
 	}
-	if err != nil {
-		return nil, err
-	}
-	groups, err := v.auth.UserGroups(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	id := newIdentity(u, groups)
-	v.cache.putUser(gen, id)
-	return id, nil
+	return id, err
 }
 
 // bearer resolves an API key or an OIDC access token. Whatever it returns
