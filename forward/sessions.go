@@ -467,7 +467,9 @@ func (v *Verifier) loadSessions() {
 		retries = 0
 		n += len(es)
 		if full || len(page) < loadPage {
-			v.log.Info("verify: sessions loaded into memory", "sessions", n, "full", full, "took", time.Since(start).Round(time.Millisecond).String())
+			if n > 0 {
+				v.log.Info("verify: sessions loaded into memory", "sessions", n, "full", full, "took", time.Since(start).Round(time.Millisecond).String())
+			}
 			if v.onLoad != nil {
 				v.onLoad(n)
 			}
