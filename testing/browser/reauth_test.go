@@ -64,6 +64,35 @@ func TestReauthenticationAsksForThePasswordAgain(t *testing.T) {
 			}
 		})
 	}
+
+	// "Use another account" on the re-authentication form signs in as
+	// somebody else, and the app gets that person.
+	t.Run("use another account", func(t *testing.T) {
+		st.user(t, "cid")
+		st.user(t, "dee")
+		tab := st.fresh(t)
+		tab.Open("/")
+		signIn(tab, "cid", "/")
+		a := rp.authorize(url.Values{"prompt": {"login"}})
+		tab.Open(a.url)
+		reauthForm(tab, "cid", "")
+		tab.ClickAndWait(`Array.from(document.querySelectorAll("a")).find(e => e.innerText.trim() === "Use another account")`, "/signin")
+		if v := tab.Value(`input[name="login"]`); v != "" {
+			t.Fatalf("after \"Use another account\" the login field says %q, want it empty:\n%s", v, tab.Text())
+		}
+		tab.Shot("reauth-another-account")
+		signIn(tab, "dee", rp.origin+"/cb")
+		tok := rp.finish(tab, a)
+		if tok.email != "dee@example.com" {
+			t.Errorf("after signing in as dee through \"Use another account\", the app got %q", tok.email)
+		}
+		tab.Open("/")
+		tab.See("dee@example.com")
+		// The new sign-in replaced cid's session in this browser.
+		if out := strings.TrimSpace(st.clinch.MustCLI(t, "", "user", "sessions", "list", "--email", "cid@example.com", "--json")); out != "[]" && out != "null" {
+			t.Errorf("cid's session outlived the sign-in as dee in the same browser: %s", out)
+		}
+	})
 }
 
 // reauthForm fails unless tab shows Clinch's re-authentication form for
