@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/textproto"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // request is a parsed request the fast path answers itself.
@@ -63,7 +65,6 @@ func parse(head []byte, path string) (req request, ok bool) {
 	h := make(http.Header, 12)
 	values := make([]string, 0, 16)
 	n, hosts, lengths := 0, 0, 0
-	connection := ""
 	for off := 0; ; {
 		end := bytes.Index(rest[off:], crlf)
 		if end < 0 {
@@ -80,25 +81,19 @@ func parse(head []byte, path string) (req request, ok bool) {
 		if colon <= 0 {
 			return req, false
 		}
-		for _, b := range lineB[:colon] {
-			if !isTokenChar(b) {
-				return req, false
-			}
+		// net/http's own rules for names and values (no CR, LF, NUL or
+		// other controls in a value).
+		rawName, rawValue := all[off:off+colon], all[off+colon+1:off+end]
+		if !httpguts.ValidHeaderFieldName(rawName) || !httpguts.ValidHeaderFieldValue(rawValue) {
+			return req, false
 		}
-		for _, b := range lineB[colon+1:] {
-			// Visible ASCII, space, tab and obs-text; no CR, LF, NUL or
-			// other controls (net/http refuses those).
-			if b < ' ' && b != '\t' || b == 0x7f {
-				return req, false
-			}
-		}
-		name := textproto.CanonicalMIMEHeaderKey(all[off : off+colon])
-		value := trimOWS(all[off+colon+1 : off+end])
+		name := textproto.CanonicalMIMEHeaderKey(rawName)
+		value := textproto.TrimString(rawValue)
 		switch name {
 		case "Host":
 			hosts++
 			req.host = value
-			if !validHost(value) {
+			if !httpguts.ValidHostHeader(value) {
 				return req, false
 			}
 		case "Content-Length":
@@ -107,8 +102,6 @@ func parse(head []byte, path string) (req request, ok bool) {
 			}
 		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
 			return req, false
-		case "Connection":
-			connection = value
 		}
 		if name == "Host" {
 			// net/http keeps it in Request.Host only.
@@ -126,13 +119,15 @@ func parse(head []byte, path string) (req request, ok bool) {
 	if hosts > 1 || hosts == 0 && !req.http10 {
 		return req, false
 	}
+	// Every Connection line counts, as in net/http.
+	connection := h["Connection"]
 	switch {
-	case hasToken(connection, "upgrade"):
+	case httpguts.HeaderValuesContainsToken(connection, "upgrade"):
 		return req, false
 	case req.http10:
-		req.keepAlive = hasToken(connection, "keep-alive")
+		req.keepAlive = httpguts.HeaderValuesContainsToken(connection, "keep-alive")
 	default:
-		req.keepAlive = !hasToken(connection, "close")
+		req.keepAlive = !httpguts.HeaderValuesContainsToken(connection, "close")
 	}
 	req.target = string(target)
 	req.header = h
@@ -143,82 +138,3 @@ var (
 	crlf = []byte("\r\n")
 	sp   = []byte(" ")
 )
-
-// validHost allows what a host[:port] or an IP literal is made of.
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		b := h[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case b == '.', b == '-', b == ':', b == '[', b == ']', b == '_', b == '~', b == '%':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// isTokenChar reports whether b may appear in a header name (RFC 9110
-// tchar).
-func isTokenChar(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	switch b {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// hasToken reports whether the comma-separated list v names tok (ASCII
-// case-insensitive).
-func hasToken(v, tok string) bool {
-	for v != "" {
-		var part string
-		part, v, _ = cutByte(v, ',')
-		if equalFold(trimOWS(part), tok) {
-			return true
-		}
-	}
-	return false
-}
-
-func cutByte(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}

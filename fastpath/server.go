@@ -28,11 +28,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Server is the fast path in front of an http.Server.
@@ -414,7 +417,7 @@ func (w *writer) writeTo(bw *bufio.Writer, http10, closing bool, date []byte) {
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
 	for name, vs := range w.h {
-		if !validName(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			continue
 		}
 		switch name {
@@ -432,22 +435,10 @@ func (w *writer) writeTo(bw *bufio.Writer, http10, closing bool, date []byte) {
 	bw.Write(w.body)
 }
 
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // writeValue writes v with control characters (CR and LF among them) as
 // spaces, and the ends trimmed.
 func writeValue(bw *bufio.Writer, v string) {
-	v = trimOWS(v)
+	v = textproto.TrimString(v)
 	start := 0
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {

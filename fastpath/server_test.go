@@ -143,6 +143,8 @@ func TestServer_AnswersLikeNetHTTP(t *testing.T) {
 		{"repeated header", get + "Cookie: a=1\r\nCookie: b=2\r\n\r\n", true},
 		{"content-length 0", get + "Content-Length: 0\r\n\r\n", true},
 		{"connection close", get + "Connection: close\r\n\r\n", true},
+		{"close on the first of two Connection lines", get + "Connection: close\r\nConnection: keep-alive\r\n\r\n", true},
+		{"host with sub-delims", "GET /api/verify HTTP/1.1\r\nHost: a!b$c\r\n\r\n", true},
 		{"HTTP/1.0", "GET /api/verify HTTP/1.0\r\n\r\n", true},
 		{"HTTP/1.0 keep-alive", "GET /api/verify HTTP/1.0\r\nConnection: keep-alive\r\nHost: c\r\n\r\n", true},
 		{"obs-text value", get + "X-Name: caf\xc3\xa9\r\n\r\n", true},
@@ -297,6 +299,7 @@ func FuzzParse(f *testing.F) {
 		get + "Content-Length: 0\r\nCookie: a\r\ncookie: b\r\n\r\n",
 		get + "X: caf\xc3\xa9 \t\r\n\r\nGET /api/verify HTTP/1.1\r\n",
 		get + "Connection: close, x\r\n\r\n",
+		get + "Connection: close\r\nConnection: keep-alive\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
